@@ -136,6 +136,10 @@ class Store(abc.ABC):
         """Events under prefix with revision > after_revision; raises CompactedError."""
 
     @abc.abstractmethod
+    async def history(self, prefix: str, after_revision: int, until_revision: int) -> list[Event]:
+        """The retained events under prefix in (after, until]; raises CompactedError."""
+
+    @abc.abstractmethod
     def current_revision(self) -> int: ...
 
     @abc.abstractmethod

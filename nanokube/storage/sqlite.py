@@ -97,7 +97,7 @@ class _QueueWatch(Watch):
     async def _iterate(self) -> AsyncIterator[Event]:
         try:
             if self.after < self.history_until:
-                history = await self.store._history(self.prefix, self.after, self.history_until)
+                history = await self.store.history(self.prefix, self.after, self.history_until)
                 for ev in history:
                     if self.closed:
                         return
@@ -435,8 +435,10 @@ class SQLiteStore(Store):
             raise CompactedError(after_revision, self._compacted)
         return _QueueWatch(self, prefix, after_revision)
 
-    async def _history(self, prefix: str, after: int, until: int) -> list[Event]:
-        return await self._read(self._read_history, prefix, after, until)
+    async def history(self, prefix: str, after_revision: int, until_revision: int) -> list[Event]:
+        if after_revision < self._compacted:
+            raise CompactedError(after_revision, self._compacted)
+        return await self._read(self._read_history, prefix, after_revision, until_revision)
 
     def _read_history(self, prefix: str, after: int, until: int) -> list[Event]:
         assert self._rconn is not None

@@ -1,0 +1,104 @@
+"""The `nanokube` command: `server` (control plane + local node, like k3s), `apiserver`
+alone, and `kubectl` with the cluster's kubeconfig."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    from .apiserver.server import default_data_dir
+
+    p.add_argument("--data-dir", default=None, help=f"state, certificates and kubeconfig (default {default_data_dir()})")
+    p.add_argument("--port", "--secure-port", dest="port", type=int, default=6443,
+                   help="HTTPS port of the API (0 picks a free one)")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address the API listens on")
+    p.add_argument("--tls-san", action="append", default=[], help="extra name or IP for the serving certificate")
+    p.add_argument("--service-cidr", "--service-cluster-ip-range", dest="service_cidr", default="10.43.0.0/16")
+    p.add_argument("--service-node-port-range", default="30000-32767")
+    p.add_argument("--compaction-interval", type=float, default=300.0,
+                   help="seconds between storage compactions (0 disables)")
+    p.add_argument("--watch-bookmark-interval", type=float, default=60.0,
+                   help="seconds between watch bookmarks")
+    p.add_argument("--max-requests-inflight", type=int, default=400)
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .apiserver.server import Config, default_data_dir
+
+    return Config(
+        data_dir=os.path.abspath(args.data_dir or default_data_dir()),
+        port=args.port,
+        bind_address=args.bind_address,
+        tls_sans=args.tls_san,
+        service_cidr=args.service_cidr,
+        service_node_port_range=args.service_node_port_range,
+        compaction_interval=args.compaction_interval,
+        bookmark_interval=args.watch_bookmark_interval,
+        max_in_flight=args.max_requests_inflight,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .apiserver.server import run
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(run(_config(args)))
+    return 0
+
+
+def _kubectl(argv: list[str]) -> int:
+    from .apiserver.server import default_data_dir
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        print("nanokube: kubectl is not installed", file=sys.stderr)
+        return 127
+    env = dict(os.environ)
+    data_dir = env.get("NANOKUBE_DATA_DIR") or default_data_dir()
+    env.setdefault("KUBECONFIG", os.path.join(data_dir, "kubeconfig.yaml"))
+    os.execvpe(kubectl, [kubectl, *argv], env)
+    return 0  # pragma: no cover
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["kubectl"]:
+        return _kubectl(argv[1:])
+    parser = argparse.ArgumentParser(prog="nanokube", description="Kubernetes, implemented in Python.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    server = sub.add_parser("server", help="run the control plane (and, later, a local node)")
+    _server_args(server)
+    apiserver = sub.add_parser("apiserver", help="run only the API server")
+    _server_args(apiserver)
+    sub.add_parser("kubectl", help="run kubectl against this cluster", add_help=False)
+    sub.add_parser("version", help="print the version")
+    args = parser.parse_args(argv)
+    if args.command in ("server", "apiserver"):
+        return _serve(args)
+    if args.command == "version":
+        from . import __version__
+        from .version import GIT_VERSION
+
+        print(f"nanokube {__version__} (Kubernetes {GIT_VERSION})")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
