@@ -62,12 +62,12 @@ def status_response(err: errors.ApiError) -> web.Response:
 
 def build_app(ctx: Context, *, require_auth: bool = True) -> web.Application:
     metrics: Metrics = ctx.extra.setdefault("metrics", Metrics())
-    handler = ResourceHandler(ctx)
+    resources = ResourceHandler(ctx)
     in_flight = {"n": 0}
     ready = ctx.extra.setdefault("ready", asyncio.Event())
 
     @web.middleware
-    async def middleware(request: web.Request, nxt: Handler) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = time.perf_counter()
         code = 500
         is_watch = request.query.get("watch") in ("true", "1") or "/watch/" in request.path
@@ -84,7 +84,7 @@ def build_app(ctx: Context, *, require_auth: bool = True) -> web.Application:
                         "Too many requests, please try again later.", retry_after=1)
                 in_flight["n"] += 1
             try:
-                resp = await nxt(request)
+                resp = await handler(request)
             finally:
                 if counted:
                     in_flight["n"] -= 1
@@ -139,7 +139,7 @@ def build_app(ctx: Context, *, require_auth: bool = True) -> web.Application:
         if tail == "":
             doc = discovery.resource_list(ctx.registry, "", "v1")
             return respond(doc)
-        return await handler.handle(request, "", "v1", tail.split("/"))
+        return await resources.handle(request, "", "v1", tail.split("/"))
 
     async def grouped(request: web.Request) -> web.StreamResponse:
         group = request.match_info["group"]
@@ -156,7 +156,7 @@ def build_app(ctx: Context, *, require_auth: bool = True) -> web.Application:
             if doc is None:
                 raise errors.NotFound("the server could not find the requested resource")
             return respond(doc)
-        return await handler.handle(request, group, version, parts[1:])
+        return await resources.handle(request, group, version, parts[1:])
 
     from . import openapi_routes
 

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from ..api.registry import Registry, Resource
 from ..api.schema import Node, Schema
+from ..storage.interface import Store
 from .objects import Objects
 from .watchcache import WatchCache
 
@@ -29,6 +30,10 @@ class Context:
     options: ServerOptions = field(default_factory=ServerOptions)
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Store:
+        return self.objects.store
 
     def schema_node(self, r: Resource) -> Node | None:
         """The OpenAPI schema of a resource's kind: upstream's, or the CRD version's."""

@@ -168,6 +168,7 @@ class SQLiteStore(Store):
         self._compacted = meta.get("compacted", 0)
         self._rev = max(row[0] or 0, meta.get("rev", 0), self._compacted, 1)
         self._dispatched = self._rev
+        wconn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES('rev', ?)", (self._rev,))
         self._rconn = self._connect()
         self._writer = threading.Thread(
             target=self._write_loop, args=(wconn,), name="sqlite-write", daemon=True
