@@ -7,13 +7,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
+from nanokube import devserver
 
 
 def kubectl_dir() -> Path | None:
@@ -33,12 +32,8 @@ def kubectl_binary(version: str | None) -> str:
     return str(path)
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen
-    data_dir: Path
-    kubeconfig: Path
-    log: Path
+class Server(devserver.DevServer):
+    """A server process plus kubectl driving it."""
 
     @property
     def url(self) -> str:
@@ -58,34 +53,10 @@ class Server:
             )
         return res
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
-
-def start_server(data_dir: Path, *extra: str, port: int = 0) -> Server:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    kubeconfig = data_dir / "kubeconfig.yaml"
-    if kubeconfig.exists():
-        kubeconfig.unlink()
-    log = data_dir / f"server-{int(time.time() * 1000)}.log"
-    cmd = [sys.executable, "-m", "nanokube", "apiserver", "--data-dir", str(data_dir),
-           "--port", str(port), *extra]
-    proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while not kubeconfig.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited ({proc.returncode}):\n{log.read_text()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"server did not become ready:\n{log.read_text()}")
-        time.sleep(0.02)
-    return Server(proc, data_dir, kubeconfig, log)
+def start_server(data_dir: Path, *extra: str) -> Server:
+    d = devserver.start(data_dir, *extra)
+    return Server(d.proc, d.data_dir, d.kubeconfig, d.log, d.started_in)
 
 
 @pytest.fixture(scope="session")
