@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _client import emit, machine, percentile, session  # noqa: E402
+from _client import emit, machine, percentile, session
 
-from nanokube import devserver  # noqa: E402
+from nanokube import devserver
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -37,11 +37,10 @@ async def fill(base: str, s, n: int) -> None:
     sem = asyncio.Semaphore(64)
 
     async def one(i: int) -> None:
-        async with sem:
-            async with s.post(f"{base}/api/v1/namespaces/default/pods", json=pod(i)) as r:
-                await r.read()
-                if r.status != 201:
-                    raise RuntimeError(f"create failed: {r.status}")
+        async with sem, s.post(f"{base}/api/v1/namespaces/default/pods", json=pod(i)) as r:
+            await r.read()
+            if r.status != 201:
+                raise RuntimeError(f"create failed: {r.status}")
 
     await asyncio.gather(*(one(i) for i in range(n)))
 

@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _client import emit, machine, percentile, session  # noqa: E402
+from _client import emit, machine, percentile, session
 
-from nanokube import devserver  # noqa: E402
+from nanokube import devserver
 
 PAYLOAD = "x" * 900
 

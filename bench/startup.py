@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import subprocess  # noqa: E402
+import subprocess
 
-import aiohttp  # noqa: E402
-
-from _client import emit, machine, percentile, rss_mb  # noqa: E402
+import aiohttp
+from _client import emit, machine, percentile, rss_mb
 
 
 async def _ready(port: int, deadline: float) -> None:

@@ -8,7 +8,8 @@ conversion strategy None: only apiVersion changes.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Obj = dict[str, Any]
 

@@ -162,7 +162,7 @@ def conflict(resource: str, name: str, group: str = "", why: str = "") -> Confli
 class FieldError:
     """One validation failure; `Invalid` carries a list of them as causes."""
 
-    __slots__ = ("kind", "field", "detail", "value")
+    __slots__ = ("detail", "field", "kind", "value")
 
     # upstream's field.ErrorType values, rendered as cause reasons
     REASONS = {

@@ -129,7 +129,7 @@ def _definitions_path(release: str) -> str:
     return os.path.join(base, f"v{release}-local", "_definitions.json")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(release: str = SCHEMA_RELEASE) -> Schema:
     """The definitions of one Kubernetes release (about 10 ms, done once per process)."""
     with open(_definitions_path(release), "rb") as f:

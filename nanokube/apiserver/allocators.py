@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipaddress
 import random
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..api import errors
 
@@ -98,7 +99,7 @@ class ServiceAllocator:
             if ip not in used:
                 self.ips.hold(ip)
                 return ip
-        for off in range(0, low):
+        for off in range(low):
             ip = str(self.network.network_address + 1 + off)
             if ip not in used:
                 self.ips.hold(ip)

@@ -33,8 +33,8 @@ class Paths:
     admin_key: str
 
     @classmethod
-    def under(cls, tls_dir: str) -> "Paths":
-        j = lambda n: os.path.join(tls_dir, n)  # noqa: E731
+    def under(cls, tls_dir: str) -> Paths:
+        j = lambda n: os.path.join(tls_dir, n)
         return cls(j("ca.crt"), j("ca.key"), j("server.crt"), j("server.key"), j("admin.crt"), j("admin.key"))
 
 
@@ -71,7 +71,7 @@ def _load_cert(path: str) -> x509.Certificate:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _issue(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..api.registry import Registry, Resource
 from ..api.schema import Node, Schema
@@ -28,7 +29,7 @@ class Context:
     objects: Objects
     cache: WatchCache
     options: ServerOptions = field(default_factory=ServerOptions)
-    clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)
+    clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -148,7 +148,7 @@ class ResourceHandler:
                 self._require_verb(r, "create")
                 if t.namespace is None and r.namespaced:
                     raise errors.MethodNotAllowed(
-                        f'the server does not allow this method on the requested resource')
+                        'the server does not allow this method on the requested resource')
                 return await self.create(request, t)
             if m == "DELETE":
                 self._require_verb(r, "deletecollection")
@@ -565,8 +565,7 @@ def decode_continue(token: str, prefix: str) -> tuple[int, str]:
             raise ValueError
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise errors.BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from None
-    if start.endswith("\x00"):
-        start = start[:-1]
+    start = start.removesuffix("\x00")
     if start.startswith("/") or ".." in start:
         raise errors.BadRequest("continue key is not valid: key is not a valid path")
     return rev, prefix + start

@@ -8,8 +8,8 @@ read storage at that revision (410 Expired once compacted).
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -60,7 +60,7 @@ def parse_limit(request: web.Request) -> int:
 
 
 async def _objects(
-    h: "ResourceHandler", request: web.Request, t: paths.Target
+    h: ResourceHandler, request: web.Request, t: paths.Target
 ) -> tuple[Iterable[CachedObject], int, str]:
     """The candidate objects in key order, the revision they are at, and the key prefix."""
     from .handlers import decode_continue
@@ -95,7 +95,7 @@ async def _objects(
         elif n > 0:
             try:
                 await ctx.cache.wait_fresh(n)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise errors.ApiError(f"Too large resource version: {n}, current: {ctx.cache.rev}") from None
     else:
         await ctx.cache.wait_fresh()
@@ -114,7 +114,7 @@ async def _objects(
     return ctx.cache.list(prefix, t.namespace, start_after), ctx.cache.rev, ns_prefix
 
 
-async def select(h: "ResourceHandler", request: web.Request, t: paths.Target) -> list[CachedObject]:
+async def select(h: ResourceHandler, request: web.Request, t: paths.Target) -> list[CachedObject]:
     """Every object the request's selectors pick (deletecollection)."""
     pred = predicate_for(t.resource, request)
     objs, _, _ = await _objects(h, request, t)
@@ -122,7 +122,7 @@ async def select(h: "ResourceHandler", request: web.Request, t: paths.Target) ->
 
 
 async def serve_list(
-    h: "ResourceHandler", request: web.Request, t: paths.Target, rendering: Rendering
+    h: ResourceHandler, request: web.Request, t: paths.Target, rendering: Rendering
 ) -> web.StreamResponse:
     from .handlers import encode_continue, list_kind, respond
 

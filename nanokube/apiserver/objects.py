@@ -13,8 +13,9 @@ import copy
 import datetime
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 
@@ -36,7 +37,7 @@ _RETRIES = 16
 
 
 def now_rfc3339(clock: Callable[[], datetime.datetime] | None = None) -> str:
-    t = clock() if clock else datetime.datetime.now(datetime.timezone.utc)
+    t = clock() if clock else datetime.datetime.now(datetime.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -82,7 +83,7 @@ class Objects:
         # admission: run in order on create and update (after defaulting, before validation)
         self.admit: list[Mutator] = []
         # run after defaults and admission on every write; raise errors.Invalid
-        self.validators: list[Callable[[Resource, dict[str, Any], "dict[str, Any] | None", str], None]] = []
+        self.validators: list[Callable[[Resource, dict[str, Any], dict[str, Any] | None, str], None]] = []
         self.defaulters: list[Callable[[Resource, dict[str, Any]], dict[str, Any]]] = []
         # managed-fields tracking: (resource, old, new, options, operation) → new
         self.track_fields: Callable[..., dict[str, Any]] | None = None
@@ -355,12 +356,12 @@ class Objects:
         if finalizers:
             mm["finalizers"] = finalizers
         if not mm.get("deletionTimestamp"):
-            when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
+            when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
             mm["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
             mm["deletionGracePeriodSeconds"] = grace
         elif grace < int(mm.get("deletionGracePeriodSeconds") or 0):
             # a shorter grace period may replace a longer one
-            when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
+            when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
             mm["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
             mm["deletionGracePeriodSeconds"] = grace
             if grace == 0 and not finalizers:

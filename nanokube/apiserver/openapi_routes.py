@@ -7,8 +7,6 @@ a protobuf-only Accept gets. JSON clients get the full swagger document.
 
 from __future__ import annotations
 
-
-
 import orjson
 from aiohttp import web
 

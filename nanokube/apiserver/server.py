@@ -17,7 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import errors, schema as schemalib
+from ..api import errors
+from ..api import schema as schemalib
 from ..api.registry import Registry
 from ..storage.interface import Store
 from ..storage.sqlite import SQLiteStore

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .handlers import ResourceHandler
 
 
-async def handle(h: "ResourceHandler", request: web.Request, t: paths.Target) -> web.StreamResponse:
+async def handle(h: ResourceHandler, request: web.Request, t: paths.Target) -> web.StreamResponse:
     sub = t.subresource
     m = request.method
     info = t.resource.subresource(sub)
@@ -81,7 +81,7 @@ def _with_replicas(r: Resource, obj: dict[str, Any], replicas: int) -> dict[str,
     return obj
 
 
-async def _scale(h: "ResourceHandler", request: web.Request, t: paths.Target) -> web.StreamResponse:
+async def _scale(h: ResourceHandler, request: web.Request, t: paths.Target) -> web.StreamResponse:
     from .handlers import _dry_run, _field_manager, read_body, respond
 
     r = t.resource
@@ -128,7 +128,7 @@ async def _scale(h: "ResourceHandler", request: web.Request, t: paths.Target) ->
 
 
 async def bind(
-    h: "ResourceHandler", request: web.Request, r: Resource, namespace: str | None, name: str | None
+    h: ResourceHandler, request: web.Request, r: Resource, namespace: str | None, name: str | None
 ) -> web.StreamResponse:
     """Assign a pod to a node (pods/binding, or the bindings collection)."""
     from .handlers import _dry_run, read_body, respond
@@ -175,7 +175,7 @@ async def bind(
 # -- eviction ------------------------------------------------------------------------------
 
 
-async def _evict(h: "ResourceHandler", request: web.Request, t: paths.Target) -> web.StreamResponse:
+async def _evict(h: ResourceHandler, request: web.Request, t: paths.Target) -> web.StreamResponse:
     """Delete a pod unless a PodDisruptionBudget that selects it allows no disruption."""
     from ..api import selectors
     from .handlers import read_body, respond
@@ -216,7 +216,7 @@ async def _evict(h: "ResourceHandler", request: web.Request, t: paths.Target) ->
 # -- namespace finalize --------------------------------------------------------------------
 
 
-async def _finalize(h: "ResourceHandler", request: web.Request, t: paths.Target) -> web.StreamResponse:
+async def _finalize(h: ResourceHandler, request: web.Request, t: paths.Target) -> web.StreamResponse:
     from .handlers import _dry_run, read_body
 
     assert t.name is not None

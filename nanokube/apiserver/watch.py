@@ -23,7 +23,7 @@ from ..storage.interface import CompactedError
 from . import paths
 from .context import Context
 from .negotiation import Rendering, partial_metadata
-from .watchcache import CacheEvent, CachedObject
+from .watchcache import CachedObject, CacheEvent
 
 
 def _event_line(type_: str, obj_bytes: bytes) -> bytes:
@@ -122,14 +122,14 @@ async def serve(ctx: Context, request: web.Request, t: paths.Target, rendering: 
         if after > 0:
             try:
                 await ctx.cache.wait_fresh(after)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         start = ctx.cache.rev
         initial = [o for o in ctx.cache.list(prefix, t.namespace) if pred is None or pred(o.obj)]
     elif after > ctx.cache.rev:
         try:
             await ctx.cache.wait_fresh(after)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise errors.ApiError(f"Too large resource version: {after}, current: {ctx.cache.rev}") from None
 
     resp = web.StreamResponse(status=200)
@@ -172,7 +172,7 @@ async def serve(ctx: Context, request: web.Request, t: paths.Target, rendering: 
             wait = min(remaining, ctx.options.bookmark_interval) if bookmarks else remaining
             try:
                 ev = await asyncio.wait_for(watcher.queue.get(), wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if bookmarks and deadline - time.monotonic() > 0:
                     await resp.write(enc.bookmark(max(ctx.cache.rev, last_rev)))
                 continue

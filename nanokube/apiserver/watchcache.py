@@ -15,7 +15,8 @@ import asyncio
 import bisect
 import collections
 import logging
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -38,7 +39,7 @@ class CachedObject:
 
 
 class CacheEvent:
-    __slots__ = ("type", "key", "obj", "prev", "rev")
+    __slots__ = ("key", "obj", "prev", "rev", "type")
 
     def __init__(
         self, type: str, key: str, obj: CachedObject, prev: CachedObject | None, rev: int
@@ -73,7 +74,7 @@ class Watcher:
 
     def __init__(
         self,
-        bucket: "Bucket",
+        bucket: Bucket,
         namespace_prefix: str,
         predicate: Callable[[dict[str, Any]], bool] | None,
     ) -> None:
@@ -162,6 +163,7 @@ class WatchCache:
         self._advanced = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.on_event: list[Callable[[CacheEvent], None]] = []
+        self._wakers: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         """Load everything, then follow the storage watch from the loaded revision."""
@@ -226,7 +228,9 @@ class WatchCache:
                 self._advanced.notify_all()
 
         if self._advanced._waiters:  # only pay for waking when someone waits
-            asyncio.ensure_future(wake())
+            task = asyncio.ensure_future(wake())
+            self._wakers.add(task)
+            task.add_done_callback(self._wakers.discard)
 
     async def wait_fresh(self, revision: int | None = None, timeout: float = 3.0) -> None:
         """Wait until the cache has applied `revision` (default: storage's current one)."""

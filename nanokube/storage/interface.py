@@ -12,8 +12,8 @@ Backends: `sqlite.SQLiteStore` (embedded default); an etcd backend implements th
 from __future__ import annotations
 
 import abc
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 
 @dataclass(slots=True)

@@ -24,8 +24,9 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from .interface import (
     CompactedError,
@@ -67,7 +68,7 @@ _BATCH = 256
 
 
 class _Op:
-    __slots__ = ("kind", "key", "value", "expected", "future", "result", "error", "events")
+    __slots__ = ("error", "events", "expected", "future", "key", "kind", "result", "value")
 
     def __init__(self, kind: str, key: str, value: bytes, expected: int, future: asyncio.Future) -> None:
         self.kind = kind
@@ -81,7 +82,7 @@ class _Op:
 
 
 class _QueueWatch(Watch):
-    def __init__(self, store: "SQLiteStore", prefix: str, after: int) -> None:
+    def __init__(self, store: SQLiteStore, prefix: str, after: int) -> None:
         self.store = store
         self.prefix = prefix
         self.end = prefix_end(prefix)

@@ -127,7 +127,7 @@ def test_label_annotate_patch_replace_scale_delete(server, version):
     ns = f"edit-{version.replace('.', '')}"
     server.kubectl("create", "namespace", ns, version=version)
     server.kubectl("apply", "-f", "-", input=deployment("app", ns=ns), version=version)
-    k = lambda *a, **kw: server.kubectl(*a, "-n", ns, version=version, **kw)  # noqa: E731
+    k = lambda *a, **kw: server.kubectl(*a, "-n", ns, version=version, **kw)
     assert "labeled" in k("label", "deploy", "app", "env=prod").stdout
     assert "annotated" in k("annotate", "deploy", "app", "note=hi").stdout
     assert "patched" in k("patch", "deploy", "app", "-p", '{"spec":{"replicas":3}}').stdout

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nanokube.storage.interface import (
     CompactedError,
@@ -101,7 +102,7 @@ def test_compaction_forgets_history_and_keeps_live_values(tmp_path):
         kv = await s.create("/registry/cm/d/a", b"1")
         for i in range(3):
             kv = await s.update("/registry/cm/d/a", str(i).encode(), 0)
-        b = await s.create("/registry/cm/d/b", b"b")
+        await s.create("/registry/cm/d/b", b"b")
         await s.delete("/registry/cm/d/b")
         await s.compact(kv.mod_revision)
         with pytest.raises(CompactedError):
