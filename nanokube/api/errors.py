@@ -174,6 +174,7 @@ class FieldError:
         "too_long": "FieldValueTooLong",
         "too_many": "FieldValueTooMany",
         "type": "FieldValueTypeInvalid",
+        "not_found": "FieldValueNotFound",
     }
 
     def __init__(self, kind: str, field: str, detail: str = "", value: Any = None) -> None:
@@ -185,6 +186,8 @@ class FieldError:
     def message(self) -> str:
         if self.kind == "required":
             return f"{self.field}: Required value" + (f": {self.detail}" if self.detail else "")
+        if self.kind == "not_found":
+            return f"{self.field}: Not found: {_render(self.value)}"
         if self.kind == "forbidden":
             return f"{self.field}: Forbidden: {self.detail}"
         if self.kind == "duplicate":
