@@ -117,7 +117,7 @@ class CRDs:
         try:
             def mutate(cur: dict[str, Any] | None) -> dict[str, Any]:
                 assert cur is not None
-                fresh = crdlib.crd_status(cur, self._conflicts(name, cur["spec"].get("group", ""), cur))
+                fresh = crdlib.crd_status(cur, self._conflicts(name, cur["spec"].get("group", ""), cur), now=self.objects.now())
                 cur["status"] = fresh
                 return cur
 
