@@ -91,7 +91,8 @@ def test_server_side_apply_conflicts_and_force(server, version):
     out = server.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=manifest,
                          version=version).stdout
     assert "serverside-applied" in out
-    got = json.loads(server.kubectl("get", "deploy", "api", "-n", ns, "-o", "json", version=version).stdout)
+    got = json.loads(server.kubectl("get", "deploy", "api", "-n", ns, "-o", "json", "--show-managed-fields",
+                                    version=version).stdout)
     assert got["spec"]["replicas"] == 2
     managers = {e["manager"] for e in got["metadata"]["managedFields"]}
     assert "kubectl" in managers
@@ -129,7 +130,7 @@ def test_label_annotate_patch_replace_scale_delete(server, version):
     server.kubectl("apply", "-f", "-", input=deployment("app", ns=ns), version=version)
     k = lambda *a, **kw: server.kubectl(*a, "-n", ns, version=version, **kw)
     assert "labeled" in k("label", "deploy", "app", "env=prod").stdout
-    assert "annotated" in k("annotate", "deploy", "app", "note=hi").stdout
+    assert "annotate" in k("annotate", "deploy", "app", "note=hi").stdout  # 1.27 prints "annotate"
     assert "patched" in k("patch", "deploy", "app", "-p", '{"spec":{"replicas":3}}').stdout
     assert "no change" in k("patch", "deploy", "app", "-p", '{"spec":{"replicas":3}}').stdout
     k("patch", "deploy", "app", "--type=merge", "-p", '{"metadata":{"labels":{"m":"1"}}}')
