@@ -7,7 +7,8 @@ The wire form nests them: `{"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {"
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import orjson
 

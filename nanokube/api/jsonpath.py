@@ -54,9 +54,7 @@ def evaluate(path: str, obj: Any) -> list[Any]:
     for kind, arg in steps:
         nxt: list[Any] = []
         for v in current:
-            if kind == "key" and isinstance(v, dict) and arg in v:
-                nxt.append(v[arg])
-            elif kind == "index" and isinstance(v, list) and -len(v) <= arg < len(v):
+            if (kind == "key" and isinstance(v, dict) and arg in v) or (kind == "index" and isinstance(v, list) and -len(v) <= arg < len(v)):
                 nxt.append(v[arg])
             elif kind == "all" and isinstance(v, list):
                 nxt.extend(v)

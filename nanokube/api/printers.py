@@ -8,7 +8,8 @@ anything else gets upstream's default table (Name, Created At).
 from __future__ import annotations
 
 import datetime
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from . import jsonpath
 from .registry import Resource
@@ -346,7 +347,7 @@ def _hpa(h: Obj, c: _Ctx) -> Cells:
     if "targetCPUUtilizationPercentage" in spec:
         cur = st.get("currentCPUUtilizationPercentage")
         targets.append(f"cpu: {cur if cur is not None else '<unknown>'}%/{spec['targetCPUUtilizationPercentage']}%")
-    for i, m in enumerate(spec.get("metrics") or []):
+    for m in spec.get("metrics") or []:
         if m.get("type") == "Resource":
             res = m.get("resource") or {}
             tgt = res.get("target") or {}
@@ -600,9 +601,7 @@ def _crd_printer(r: Resource) -> Printer:
                 out.append(age(v, c.now) if isinstance(v, str) else v)
             elif typ == "integer" and isinstance(v, (int, float)) and not isinstance(v, bool):
                 out.append(int(v))
-            elif typ == "boolean" and isinstance(v, bool):
-                out.append(v)
-            elif typ == "number" and isinstance(v, (int, float)):
+            elif (typ == "boolean" and isinstance(v, bool)) or (typ == "number" and isinstance(v, (int, float))):
                 out.append(v)
             elif isinstance(v, (dict, list)):
                 import orjson

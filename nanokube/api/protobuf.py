@@ -161,7 +161,7 @@ def _special(name: str, buf: memoryview) -> Any:
             return None  # the zero time, which JSON writes as null
         seconds = _signed(f.get(1, 0))
         nanos = f.get(2, 0)
-        t = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        t = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
         if name.endswith("MicroTime"):
             return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos // 1000:06d}Z"
         return t.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -216,7 +216,7 @@ def _decode_message(buf: memoryview, name: str, raw: bool = False) -> dict[str, 
         else:
             out[fname] = _value(typ, wt, v)
     if raw:
-        return {k: (v if not isinstance(v, memoryview) else v) for k, v in out.items()}
+        return out
     in_status = name.endswith("Status") and not name.endswith("AccessReviewStatus")
     return {k: v for k, v in out.items() if not _empty(k, v, in_status)}
 

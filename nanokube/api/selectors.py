@@ -378,9 +378,7 @@ def field_set(r: Resource, obj: dict[str, Any]) -> dict[str, str]:
     for path in supported_fields(r)[2:]:
         if path == "source" and r.kind == "Event" and r.group == "":
             out[path] = _s((obj.get("source") or {}).get("component") or obj.get("reportingComponent"))
-        elif path == "spec.unschedulable":
-            out[path] = _s(bool(_get(obj, path)))
-        elif path == "spec.hostNetwork":
+        elif path == "spec.unschedulable" or path == "spec.hostNetwork":
             out[path] = _s(bool(_get(obj, path)))
         else:
             out[path] = _s(_get(obj, path))

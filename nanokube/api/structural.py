@@ -128,9 +128,7 @@ def _default(s: Any, v: Any) -> None:
         for k, sub in (s.get("properties") or {}).items():
             if not isinstance(sub, dict):
                 continue
-            if k not in v and "default" in sub:
-                v[k] = copy.deepcopy(sub["default"])
-            elif v.get(k) is None and k in v and "default" in sub and not sub.get("nullable"):
+            if (k not in v and "default" in sub) or (v.get(k) is None and k in v and "default" in sub and not sub.get("nullable")):
                 v[k] = copy.deepcopy(sub["default"])
             if k in v:
                 _default(sub, v[k])
@@ -160,7 +158,7 @@ def _type_ok(t: str, v: Any) -> bool:
     if t == "boolean":
         return isinstance(v, bool)
     if t == "integer":
-        return isinstance(v, int) and not isinstance(v, bool) or (isinstance(v, float) and v.is_integer())
+        return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
     if t == "number":
         return isinstance(v, (int, float)) and not isinstance(v, bool)
     return True

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import textwrap
 import time
 
 import pytest
+
+from .conftest import kubectl_binary
 
 VERSIONS = ["1.27", "1.30", "1.33"]
 
@@ -192,24 +196,30 @@ def test_describe_and_get_all(server, version):
 def test_watch_output_events(server, version):
     ns = "watching"
     server.kubectl("create", "namespace", ns, check=False, version=version)
-    cmd = [__import__("tests.integration.conftest", fromlist=["x"]).kubectl_binary(version),
+    server.kubectl("create", "configmap", "w0", "-n", ns, version=version)  # a row, so the header prints
+    cmd = [kubectl_binary(version),
            f"--kubeconfig={server.kubeconfig}", "get", "cm", "-n", ns, "-w", "--output-watch-events",
            "--request-timeout=20s"]
-    watcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    fd = watcher.stdout.fileno()
+    seen = ""
+
+    def read_until(text: str, seconds: float) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and text not in seen:
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                seen += os.read(fd, 65536).decode()
+
     try:
-        time.sleep(1.5)
+        read_until("w0", 10)  # the list is printed right before the watch starts
         server.kubectl("create", "configmap", "w1", "-n", ns, version=version)
         server.kubectl("label", "cm", "w1", "x=y", "-n", ns, version=version)
         server.kubectl("delete", "cm", "w1", "-n", ns, version=version)
-        deadline = time.monotonic() + 10
-        seen = ""
-        import select
-
-        while time.monotonic() < deadline and "DELETED" not in seen:
-            r, _, _ = select.select([watcher.stdout], [], [], 0.5)
-            if r:
-                seen += watcher.stdout.readline()
-        assert "ADDED" in seen and "MODIFIED" in seen and "DELETED" in seen, seen
+        read_until("DELETED", 10)
+        events = [line.split()[:2] for line in seen.splitlines()]
+        assert ["ADDED", "w1"] in events and ["MODIFIED", "w1"] in events and ["DELETED", "w1"] in events, seen
     finally:
         watcher.kill()
         watcher.wait()

@@ -10,7 +10,7 @@ from nanokube.api import jsonpath, printers
 from nanokube.api.registry import Registry, Resource
 
 REG = Registry()
-NOW = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
 T0 = "2026-01-01T11:00:00Z"
 
 

@@ -60,7 +60,7 @@ def test_field_selectors():
     sel = selectors.parse_field_selector("spec.nodeName=n1,status.phase!=Failed")
     selectors.check_field_selector(PODS, sel)
     assert sel.matches(selectors.field_set(PODS, pod))
-    with pytest.raises(errors.BadRequest, match="field label not supported: spec.nodeName"):
+    with pytest.raises(errors.BadRequest, match=r"field label not supported: spec\.nodeName"):
         selectors.check_field_selector(CMS, selectors.parse_field_selector("spec.nodeName=x"))
     esc = selectors.parse_field_selector(r"metadata.name=a\,b")
     assert esc.matches({"metadata.name": "a,b"})

@@ -8,7 +8,8 @@ and keys repeated in a JSON body.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..errors import FieldError
 from ..registry import Resource
