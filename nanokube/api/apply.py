@@ -191,7 +191,8 @@ def apply(
         for i, s in enumerate(sets):
             if i != mine:
                 others |= s
-        for p in sorted(sets[mine] - applied_fields, key=len, reverse=True):
+        # whole list items first; what lay inside them is gone with them
+        for p in sorted(sets[mine] - applied_fields, key=lambda p: len(p) - (p[-1] == fp.SELF)):
             if p not in others and not _ignored(p, reset):
                 fp.remove(result, p)
     entry: dict[str, Any] = {"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now}
