@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import ipaddress
 import os
 import socket
@@ -209,8 +210,11 @@ def write_kubeconfig(path: str, p: Paths, server: str) -> None:
     _write(path, yaml.safe_dump(doc, sort_keys=False).encode(), private=True)
 
 
+@functools.lru_cache(maxsize=1024)
 def client_identity(der: bytes | None) -> tuple[str, list[str]] | None:
-    """(user, groups) from a verified client certificate, as upstream reads CN and O."""
+    """(user, groups) from a verified client certificate, as upstream reads CN and O.
+
+    Cached: every request on a connection presents the same certificate."""
     if not der:
         return None
     cert = x509.load_der_x509_certificate(der)

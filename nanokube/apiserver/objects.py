@@ -12,6 +12,7 @@ import asyncio
 import copy
 import datetime
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,9 +37,18 @@ MAX_OBJECT_BYTES = 1536 * 1024  # etcd's default request limit, 1.5 MiB
 _RETRIES = 16
 
 
+_last_second: list[Any] = [None, ""]
+
+
 def now_rfc3339(clock: Callable[[], datetime.datetime] | None = None) -> str:
-    t = clock() if clock else datetime.datetime.now(datetime.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as API timestamps show it (whole seconds, UTC), formatted once a second."""
+    if clock is not None:
+        return clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if _last_second[0] != second:
+        _last_second[0] = second
+        _last_second[1] = datetime.datetime.fromtimestamp(second, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(_last_second[1])
 
 
 @dataclass

@@ -67,10 +67,18 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path):
-    s = start_server(tmp_path / "data")
-    yield s
-    s.stop(signal.SIGKILL)
+def launch():
+    """Start servers inside a test; every one is killed afterwards, pass or fail."""
+    started: list[Server] = []
+
+    def go(data_dir: Path, *flags: str) -> Server:
+        s = start_server(data_dir, *flags)
+        started.append(s)
+        return s
+
+    yield go
+    for s in started:
+        s.stop(signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 
-from .conftest import start_server
 from .rawhttp import Raw
 
 CM = "/api/v1/namespaces/default/configmaps"
@@ -21,8 +20,8 @@ def _watch_lines(raw: Raw, path: str, seconds: int) -> list[dict]:
     return [json.loads(line) for line in body.splitlines() if line.strip()]
 
 
-def test_kill_9_loses_no_acknowledged_write(tmp_path):
-    s = start_server(tmp_path / "data")
+def test_kill_9_loses_no_acknowledged_write(tmp_path, launch):
+    s = launch(tmp_path / "data")
     raw = Raw(s.kubeconfig)
     acked: list[str] = []
     lock = threading.Lock()
@@ -50,18 +49,15 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
     for t in threads:
         t.join(30)
     assert len(acked) > 100, f"only {len(acked)} writes were acknowledged"
-    s2 = start_server(s.data_dir)
-    try:
-        code, body, _ = Raw(s2.kubeconfig).request("GET", CM)
-        stored = {i["metadata"]["name"] for i in body["items"]}
-        missing = [n for n in acked if n not in stored]
-        assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:5]}"
-    finally:
-        s2.stop()
+    s2 = launch(s.data_dir)
+    _, body, _ = Raw(s2.kubeconfig).request("GET", CM)
+    stored = {i["metadata"]["name"] for i in body["items"]}
+    missing = [n for n in acked if n not in stored]
+    assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:5]}"
 
 
-def test_watch_resumed_after_restart_gets_exactly_the_missed_events(tmp_path):
-    s = start_server(tmp_path / "data", "--compaction-interval", "0")
+def test_watch_resumed_after_restart_gets_exactly_the_missed_events(tmp_path, launch):
+    s = launch(tmp_path / "data", "--compaction-interval", "0")
     raw = Raw(s.kubeconfig)
     code, body, _ = raw.request("POST", CM, {"metadata": {"name": "seen"}})
     rv = body["metadata"]["resourceVersion"]
@@ -69,17 +65,14 @@ def test_watch_resumed_after_restart_gets_exactly_the_missed_events(tmp_path):
     raw.request("PATCH", CM + "/seen", {"data": {"a": "1"}}, "application/merge-patch+json")
     raw.request("DELETE", CM + "/missed")
     s.stop()
-    s2 = start_server(s.data_dir, "--compaction-interval", "0")
-    try:
-        events = _watch_lines(Raw(s2.kubeconfig), CM + f"?watch=true&resourceVersion={rv}", 2)
-        got = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
-        assert got == [("ADDED", "missed"), ("MODIFIED", "seen"), ("DELETED", "missed")]
-    finally:
-        s2.stop()
+    s2 = launch(s.data_dir, "--compaction-interval", "0")
+    events = _watch_lines(Raw(s2.kubeconfig), CM + f"?watch=true&resourceVersion={rv}", 2)
+    got = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
+    assert got == [("ADDED", "missed"), ("MODIFIED", "seen"), ("DELETED", "missed")]
 
 
-def test_watch_from_compacted_revision_is_410_expired(tmp_path):
-    s = start_server(tmp_path / "data", "--compaction-interval", "0.3")
+def test_watch_from_compacted_revision_is_410_expired(tmp_path, launch):
+    s = launch(tmp_path / "data", "--compaction-interval", "0.3")
     raw = Raw(s.kubeconfig)
     code, body, _ = raw.request("POST", CM, {"metadata": {"name": "c"}})
     rv = body["metadata"]["resourceVersion"]
@@ -93,13 +86,10 @@ def test_watch_from_compacted_revision_is_410_expired(tmp_path):
         time.sleep(0.1)
     assert code == 410
     s.stop()
-    s2 = start_server(s.data_dir, "--compaction-interval", "0")
-    try:
-        events = _watch_lines(Raw(s2.kubeconfig), CM + f"?watch=true&resourceVersion={rv}", 2)
-        assert events[0]["type"] == "ERROR"
-        status = events[0]["object"]
-        assert status["code"] == 410 and status["reason"] == "Expired"
-        code, body, _ = Raw(s2.kubeconfig).request("GET", CM + f"?resourceVersion={rv}&resourceVersionMatch=Exact")
-        assert code == 410 and body["reason"] == "Expired"
-    finally:
-        s2.stop()
+    s2 = launch(s.data_dir, "--compaction-interval", "0")
+    events = _watch_lines(Raw(s2.kubeconfig), CM + f"?watch=true&resourceVersion={rv}", 2)
+    assert events[0]["type"] == "ERROR"
+    status = events[0]["object"]
+    assert status["code"] == 410 and status["reason"] == "Expired"
+    code, body, _ = Raw(s2.kubeconfig).request("GET", CM + f"?resourceVersion={rv}&resourceVersionMatch=Exact")
+    assert code == 410 and body["reason"] == "Expired"
