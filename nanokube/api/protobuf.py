@@ -213,12 +213,27 @@ def _decode_message(buf: memoryview, name: str, raw: bool = False) -> dict[str, 
                 lst.extend(_packed(typ, v))
             else:
                 lst.append(_value(typ, wt, v))
+        elif _inlined(name, fname):
+            value = _value(typ, wt, v)
+            if isinstance(value, dict):
+                out.update(value)
         else:
             out[fname] = _value(typ, wt, v)
     if raw:
         return out
     in_status = name.endswith("Status") and not name.endswith("AccessReviewStatus")
     return {k: v for k, v in out.items() if not _empty(k, v, in_status)}
+
+
+@functools.cache
+def _inlined(message: str, field: str) -> bool:
+    """Go structs embedded with `json:",inline"` are one proto field but no JSON field:
+    the OpenAPI definition of the message does not list the field."""
+    from .schema import load
+
+    node = load().definitions.get("io.k8s." + message.removeprefix("k8s.io."))
+    props = (node or {}).get("properties")
+    return bool(props) and field not in props
 
 
 def _empty(key: str, value: Any, in_status: bool) -> bool:

@@ -223,3 +223,34 @@ def test_watch_output_events(server, version):
     finally:
         watcher.kill()
         watcher.wait()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_typed_create_subcommands(server, version):
+    """kubectl 1.32+ sends these as protobuf; every one must be read back as created."""
+    ns = f"typed-{version.replace('.', '')}"
+    k = lambda *a: server.kubectl("-n", ns, *a, version=version)
+    server.kubectl("create", "namespace", ns, version=version)
+    k("create", "secret", "generic", "s1", "--from-literal=password=hunter2")
+    k("create", "serviceaccount", "sa1")
+    k("create", "job", "j1", "--image=busybox", "--", "echo", "hi")
+    k("create", "cronjob", "cj1", "--image=busybox", "--schedule=*/5 * * * *")
+    k("create", "role", "r1", "--verb=get,list", "--resource=pods")
+    k("create", "rolebinding", "rb1", "--role=r1", "--serviceaccount=" + ns + ":sa1")
+    k("create", "quota", "q1", "--hard=pods=10")
+    k("create", "poddisruptionbudget", "pdb1", "--selector=app=x", "--min-available=1")
+    k("create", "ingress", "ing1", "--rule=example.com/=svc:80")
+    k("create", "service", "nodeport", "np1", "--tcp=80:8080")
+    k("create", "deployment", "d0", "--image=nginx", "--replicas=0")
+    got = json.loads(k("get", "secret,sa,job,cronjob,role,rolebinding,quota,pdb,ingress,svc,deploy", "-o", "json").stdout)
+    by_name = {i["metadata"]["name"]: i for i in got["items"]}
+    assert by_name["s1"]["data"] == {"password": "aHVudGVyMg=="}
+    assert by_name["j1"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    assert by_name["cj1"]["spec"]["schedule"] == "*/5 * * * *"
+    assert by_name["r1"]["rules"][0]["verbs"] == ["get", "list"]
+    assert by_name["rb1"]["subjects"][0]["name"] == "sa1"
+    assert by_name["q1"]["spec"]["hard"] == {"pods": "10"}
+    assert by_name["pdb1"]["spec"]["minAvailable"] == 1
+    assert by_name["ing1"]["spec"]["rules"][0]["host"] == "example.com"
+    assert 30000 <= by_name["np1"]["spec"]["ports"][0]["nodePort"] <= 32767
+    assert by_name["d0"]["spec"]["replicas"] == 0
