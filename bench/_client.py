@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import platform
-import ssl
-import tempfile
+import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yaml
 
-
-def ssl_context(kubeconfig: Path) -> tuple[str, ssl.SSLContext]:
-    doc = yaml.safe_load(kubeconfig.read_text())
-    server = doc["clusters"][0]["cluster"]["server"]
-    ctx = ssl.create_default_context()
-    ctx.load_verify_locations(cadata=base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
-    user = doc["users"][0]["user"]
-    d = tempfile.mkdtemp()
-    cert, key = Path(d, "c.crt"), Path(d, "c.key")
-    cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
-    key.write_bytes(base64.b64decode(user["client-key-data"]))
-    ctx.load_cert_chain(str(cert), str(key))
-    return server, ctx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from nanokube import devserver
 
 
 def session(kubeconfig: Path, connections: int = 100) -> tuple[str, aiohttp.ClientSession]:
-    server, ctx = ssl_context(kubeconfig)
+    server, ctx = devserver.client_tls(kubeconfig)
     conn = aiohttp.TCPConnector(ssl=ctx, limit=connections)
     return server, aiohttp.ClientSession(connector=conn)
 

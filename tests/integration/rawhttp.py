@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
-import ssl
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
+from nanokube import devserver
 
 
 class Raw:
     def __init__(self, kubeconfig: Path, with_cert: bool = True) -> None:
-        doc = yaml.safe_load(kubeconfig.read_text())
-        u = urlparse(doc["clusters"][0]["cluster"]["server"])
+        server, self.ctx = devserver.client_tls(kubeconfig, with_cert)
+        u = urlparse(server)
         self.host, self.port = u.hostname, u.port
-        ctx = ssl.create_default_context()
-        ca = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
-        ctx.load_verify_locations(cadata=ca)
-        if with_cert:
-            user = doc["users"][0]["user"]
-            d = tempfile.mkdtemp()
-            cert, key = Path(d, "c.crt"), Path(d, "c.key")
-            cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
-            key.write_bytes(base64.b64decode(user["client-key-data"]))
-            ctx.load_cert_chain(str(cert), str(key))
-        self.ctx = ctx
 
     def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
                 headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
