@@ -172,12 +172,12 @@ class Objects:
                     raise errors.already_exists(r.plural, cname, r.group)
                 return candidate
             try:
-                kv = await self.store.create(key, self._encode(candidate))
+                kv = await self._write(key, candidate, 0, create=True)
             except KeyExistsError:
                 if gen and not name and attempt + 1 < attempts:
                     continue
                 raise errors.already_exists(r.plural, cname, r.group) from None
-            return decode_kv(key, kv.value, kv.mod_revision).obj
+            return self._written(key, kv.mod_revision, candidate)
         raise errors.ServiceUnavailable("could not generate a unique name")  # pragma: no cover
 
     # -- update ----------------------------------------------------------------------------
@@ -259,7 +259,7 @@ class Objects:
                 new_meta["resourceVersion"] = old_meta.get("resourceVersion")
                 return new, False
             try:
-                kv = await self.store.update(key, self._encode(new), cur.rev)
+                kv = await self._write(key, new, cur.rev)
             except RevisionMismatchError as e:
                 if want_rv:
                     raise errors.conflict(r.plural, name, r.group) from None
@@ -268,8 +268,26 @@ class Objects:
             except KeyNotFoundError:
                 cur = None
                 continue
-            return decode_kv(key, kv.value, kv.mod_revision).obj, False
+            return self._written(key, kv.mod_revision, new), False
         raise errors.conflict(r.plural, name, r.group, "too many concurrent writes; try again")
+
+    async def _write(self, key: str, obj: dict[str, Any], expected: int, create: bool = False) -> Any:
+        """Store `obj`, telling the watch cache which dict the stored bytes came from."""
+        raw = self._encode(obj)
+        self.cache.hint(key, raw, obj)
+        try:
+            if create:
+                return await self.store.create(key, raw)
+            return await self.store.update(key, raw, expected)
+        except BaseException:
+            self.cache.unhint(key, raw)
+            raise
+
+    @staticmethod
+    def _written(key: str, revision: int, obj: dict[str, Any]) -> dict[str, Any]:
+        """The object just stored, as served."""
+        obj["metadata"] = dict(obj.get("metadata") or {}, resourceVersion=str(revision))
+        return obj
 
     @staticmethod
     def _from_kv(key: str, kv: Any) -> CachedObject | None:
@@ -305,11 +323,11 @@ class Objects:
                 if _same_object(marked, obj):
                     return obj, False
                 try:
-                    kv = await self.store.update(key, self._encode(marked), cur.rev)
+                    kv = await self._write(key, marked, cur.rev)
                 except RevisionMismatchError as e:
                     cur = self._from_kv(key, e.current)
                     continue
-                return decode_kv(key, kv.value, kv.mod_revision).obj, False
+                return self._written(key, kv.mod_revision, marked), False
             if options.dry_run:
                 return obj, True
             try:

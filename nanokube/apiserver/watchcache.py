@@ -164,6 +164,8 @@ class WatchCache:
         self._task: asyncio.Task[None] | None = None
         self.on_event: list[Callable[[CacheEvent], None]] = []
         self._wakers: set[asyncio.Future[None]] = set()
+        # objects being written by this process, by key: (the exact bytes stored, the dict)
+        self._hints: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
     async def start(self) -> None:
         """Load everything, then follow the storage watch from the loaded revision."""
@@ -204,6 +206,14 @@ class WatchCache:
             log.exception("storage watch failed")
             raise
 
+    def hint(self, key: str, raw: bytes, obj: dict[str, Any]) -> None:
+        """A writer's own dict of the value it is storing, so the event needs no decoding."""
+        self._hints[key] = (raw, obj)
+
+    def unhint(self, key: str, raw: bytes) -> None:
+        if self._hints.get(key, (None,))[0] is raw:
+            del self._hints[key]
+
     def _apply(self, ev: Event) -> None:
         key = ev.kv.key
         bucket = self._bucket(bucket_prefix(key))
@@ -213,7 +223,14 @@ class WatchCache:
             bucket.remove(key)
             cev = CacheEvent("DELETED", key, obj, prev, ev.revision)
         else:
-            obj = decode_kv(key, ev.kv.value, ev.kv.mod_revision)
+            hinted = self._hints.get(key)
+            if hinted is not None and hinted[0] is ev.kv.value:
+                del self._hints[key]
+                d = dict(hinted[1])
+                d["metadata"] = dict(d.get("metadata") or {}, resourceVersion=str(ev.revision))
+                obj = CachedObject(key, d, orjson.dumps(d), ev.revision)
+            else:
+                obj = decode_kv(key, ev.kv.value, ev.kv.mod_revision)
             bucket.put(obj)
             cev = CacheEvent("MODIFIED" if prev is not None else "ADDED", key, obj, prev, ev.revision)
         self.rev = ev.revision
