@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+
+from nanokube import devserver
 
 from .rawhttp import Raw
 
@@ -44,3 +48,24 @@ def test_restart_keeps_objects_versions_and_ca(tmp_path, launch):
     assert got["metadata"]["uid"] == created["metadata"]["uid"]
     # the same CA and admin identity: only the port may differ
     assert old_kubeconfig.split("certificate-authority-data:")[1].split()[0] in s2.kubeconfig.read_text()
+
+
+def test_overload_is_429_with_retry_after(tmp_path, launch):
+    s = launch(tmp_path / "data", "--max-requests-inflight", "1")
+    url, ctx = devserver.client_tls(s.kubeconfig)
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    # hold the only slot: a request whose body never finishes arriving
+    slow = ctx.wrap_socket(socket.create_connection((host, int(port))), server_hostname=host)
+    slow.sendall(b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+    try:
+        raw = Raw(s.kubeconfig)
+        deadline = time.monotonic() + 10
+        while True:  # until the slow request has reached its handler
+            code, body, headers = raw.request("GET", "/api/v1/namespaces/default/configmaps")
+            if code == 429 or time.monotonic() > deadline:
+                break
+        assert code == 429
+        assert body["reason"] == "TooManyRequests" and headers["retry-after"] == "1"
+    finally:
+        slow.close()
