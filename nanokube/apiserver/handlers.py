@@ -278,6 +278,11 @@ class ResourceHandler:
         raw = await read_body(request)
         obj = negotiation.decode_body(request.headers.get("Content-Type"), raw)
         self._check_type(r, obj)
+        if r.group == "authorization.k8s.io":
+            from . import authorization
+
+            user, groups = request.get("user") or ("", [])
+            return respond(authorization.review(user, groups, obj), 201)
         warnings = self._field_checks(request, r, raw, obj)
         self._namespace_of(t, obj)
         opts = WriteOptions(

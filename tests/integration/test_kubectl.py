@@ -254,3 +254,10 @@ def test_typed_create_subcommands(server, version):
     assert by_name["ing1"]["spec"]["rules"][0]["host"] == "example.com"
     assert 30000 <= by_name["np1"]["spec"]["ports"][0]["nodePort"] <= 32767
     assert by_name["d0"]["spec"]["replicas"] == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_auth_can_i(server, version):
+    assert server.kubectl("auth", "can-i", "list", "pods", version=version).stdout.strip() == "yes"
+    assert server.kubectl("auth", "can-i", "create", "deployments.apps", "-n", "kube-system",
+                          version=version).stdout.strip() == "yes"
