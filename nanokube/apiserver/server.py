@@ -22,12 +22,14 @@ from ..api import schema as schemalib
 from ..api.registry import Registry
 from ..storage.interface import Store
 from ..storage.sqlite import SQLiteStore
+from ..storage.timed import TimedStore
 from . import certs
 from .admission import SYSTEM_PRIORITY_CLASSES, Admission
 from .allocators import ServiceAllocator
 from .app import build_app
 from .context import Context, ServerOptions
 from .crds import CRDs
+from .metrics import Metrics
 from .objects import Objects, WriteOptions
 from .watchcache import WatchCache
 
@@ -67,9 +69,10 @@ class APIServer:
         os.makedirs(c.data_dir, exist_ok=True)
         registry = Registry()
         schema = schemalib.load()
-        self.store = SQLiteStore(
+        metrics = Metrics()
+        self.store = TimedStore(SQLiteStore(
             os.path.join(c.data_dir, "db", "state.db"), compaction_interval=c.compaction_interval
-        )
+        ), metrics.storage_op)
         await self.store.start()
         self.cache = WatchCache(self.store)
         await self.cache.start()
@@ -79,6 +82,7 @@ class APIServer:
             ServerOptions(bookmark_interval=c.bookmark_interval, max_in_flight=c.max_in_flight,
                           external_address=f"{c.bind_address}:{c.port}"),
         )
+        ctx.extra["metrics"] = metrics
         self.ctx = ctx
         lo, hi = (int(x) for x in c.service_node_port_range.split("-"))
         services = registry.get("", "v1", "services")

@@ -23,6 +23,7 @@ def test_health_and_metrics(server):
     assert code == 200 and headers["content-type"].startswith("text/plain")
     assert 'apiserver_request_total{code="200",group="",resource="configmaps",verb="LIST"}' in text
     assert "apiserver_request_duration_seconds_bucket" in text
+    assert 'storage_request_duration_seconds_count{operation="create"}' in text
 
 
 def test_nanokube_kubectl_uses_the_cluster_kubeconfig(server):
