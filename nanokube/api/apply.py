@@ -143,15 +143,15 @@ def _merge(schema: Schema, node: Node | None, live: Any, applied: Any) -> Any:
         kind, keys = list_semantics(n)
         items = schema.items(n)
         if kind == "map" and keys and all(isinstance(x, dict) for x in applied + live):
-            out = [copy.deepcopy(x) for x in live]
+            merged = [copy.deepcopy(x) for x in live]
             for item in applied:
                 k = fp.key_of(item, keys)
-                idx = next((i for i, x in enumerate(out) if fp.key_of(x, keys) == k), None)
+                idx = next((i for i, x in enumerate(merged) if fp.key_of(x, keys) == k), None)
                 if idx is None:
-                    out.append(copy.deepcopy(item))
+                    merged.append(copy.deepcopy(item))
                 else:
-                    out[idx] = _merge(schema, items, out[idx], item)
-            return out
+                    merged[idx] = _merge(schema, items, merged[idx], item)
+            return merged
         if kind == "set":
             return list(live) + [copy.deepcopy(x) for x in applied if x not in live]
     return copy.deepcopy(applied)

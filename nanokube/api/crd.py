@@ -49,7 +49,7 @@ def version_schema(crd: Obj, version: str) -> Obj | None:
 def _storage_version(crd: Obj) -> str | None:
     for v in (crd.get("spec") or {}).get("versions") or []:
         if v.get("storage"):
-            return v.get("name")
+            return str(v.get("name") or "") or None
     return None
 
 

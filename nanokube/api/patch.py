@@ -50,7 +50,8 @@ def apply_patch(
         patch = _parse(body)
         if not isinstance(patch, dict):
             raise errors.BadRequest("the patch must be a JSON object for merge patches")
-        return merge_patch(original, patch)
+        merged: dict[str, Any] = merge_patch(original, patch)
+        return merged
     if media == STRATEGIC_PATCH:
         if not strategic_allowed:
             raise errors.UnsupportedMediaType(

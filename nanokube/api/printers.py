@@ -412,7 +412,8 @@ def _event(ev: Obj, c: _Ctx) -> Cells:
 def _quota(q: Obj, c: _Ctx) -> Cells:
     hard = _g(q, "status", "hard", default={}) or _g(q, "spec", "hard", default={})
     used = _g(q, "status", "used", default={})
-    req, lim = [], []
+    req: list[str] = []
+    lim: list[str] = []
     for k in sorted(hard):
         item = f"{k}: {used.get(k, '0')}/{hard[k]}"
         (lim if k.startswith("limits.") else req).append(item)
@@ -577,7 +578,7 @@ _DEFAULT: Printer = (_cols("Name", "Created At:date"), _created_at)
 
 def _crd_printer(r: Resource) -> Printer:
     assert r.crd is not None
-    columns = []
+    columns: list[dict[str, Any]] = []
     for v in (r.crd.get("spec") or {}).get("versions") or []:
         if v.get("name") == r.version:
             columns = v.get("additionalPrinterColumns") or []

@@ -107,6 +107,7 @@ def _fields(buf: memoryview) -> list[tuple[int, int, Any]]:
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         num, wt = key >> 3, key & 7
+        v: Any
         if wt == 0:
             v, pos = _varint(buf, pos)
         elif wt == 1:
@@ -233,7 +234,7 @@ def _inlined(message: str, field: str) -> bool:
 
     node = load().definitions.get("io.k8s." + message.removeprefix("k8s.io."))
     props = (node or {}).get("properties")
-    return bool(props) and field not in props
+    return isinstance(props, dict) and bool(props) and field not in props
 
 
 def _empty(key: str, value: Any, in_status: bool) -> bool:

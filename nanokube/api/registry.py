@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 NO_COLLECTION_DELETE = ("create", "delete", "get", "list", "patch", "update", "watch")
@@ -44,7 +45,7 @@ class Resource:
     # the group/version the object is stored in; others are converted on the way.
     storage_version: str = ""
     # custom resources carry their CRD's schema; built-ins are looked up by GVK.
-    crd: dict | None = field(default=None, compare=False, hash=False)
+    crd: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def group_version(self) -> str:

@@ -63,7 +63,8 @@ class Schema:
             return None
         props = node.get("properties")
         if props and field in props:
-            return props[field]
+            child: Node = props[field]
+            return child
         extra = node.get("additionalProperties")
         if isinstance(extra, dict):
             return extra

@@ -11,6 +11,8 @@ Backends: `sqlite.SQLiteStore` (embedded default); an etcd backend implements th
 
 from __future__ import annotations
 
+import builtins
+
 import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -136,7 +138,7 @@ class Store(abc.ABC):
         """Events under prefix with revision > after_revision; raises CompactedError."""
 
     @abc.abstractmethod
-    async def history(self, prefix: str, after_revision: int, until_revision: int) -> list[Event]:
+    async def history(self, prefix: str, after_revision: int, until_revision: int) -> builtins.list[Event]:
         """The retained events under prefix in (after, until]; raises CompactedError."""
 
     @abc.abstractmethod

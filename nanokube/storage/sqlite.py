@@ -17,6 +17,8 @@ under churn.
 
 from __future__ import annotations
 
+import builtins
+
 import asyncio
 import logging
 import os
@@ -70,7 +72,7 @@ _BATCH = 256
 class _Op:
     __slots__ = ("error", "events", "expected", "future", "key", "kind", "result", "value")
 
-    def __init__(self, kind: str, key: str, value: bytes, expected: int, future: asyncio.Future) -> None:
+    def __init__(self, kind: str, key: str, value: bytes, expected: int, future: asyncio.Future[Any]) -> None:
         self.kind = kind
         self.key = key
         self.value = value
@@ -104,9 +106,10 @@ class _QueueWatch(Watch):
                         return
                     yield ev
             while not self.closed:
-                ev = await self.queue.get()
-                if ev is None:
+                live = await self.queue.get()
+                if live is None:
                     return
+                ev = live
                 if ev.revision > max(self.history_until, self.after):
                     yield ev
         finally:
@@ -144,7 +147,7 @@ class SQLiteStore(Store):
         self._writer: threading.Thread | None = None
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
         self._rconn: sqlite3.Connection | None = None
-        self._compactor: asyncio.Task | None = None
+        self._compactor: asyncio.Task[None] | None = None
         self._closed = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -208,13 +211,16 @@ class SQLiteStore(Store):
         return await fut
 
     async def create(self, key: str, value: bytes) -> KeyValue:
-        return await self._submit("create", key, value)
+        kv: KeyValue = await self._submit("create", key, value)
+        return kv
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> KeyValue:
-        return await self._submit("update", key, value, expected_revision)
+        kv: KeyValue = await self._submit("update", key, value, expected_revision)
+        return kv
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
-        return await self._submit("delete", key, b"", expected_revision)
+        kv: KeyValue = await self._submit("delete", key, b"", expected_revision)
+        return kv
 
     async def compact(self, revision: int) -> None:
         await self._submit("compact", "", b"", revision)
@@ -379,7 +385,8 @@ class SQLiteStore(Store):
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
 
     async def get(self, key: str) -> KeyValue | None:
-        return await self._read(self._get, key)
+        kv: KeyValue | None = await self._read(self._get, key)
+        return kv
 
     def _get(self, key: str) -> KeyValue | None:
         assert self._rconn is not None
@@ -395,7 +402,8 @@ class SQLiteStore(Store):
             raise FutureRevisionError(revision, self._dispatched)
         if revision and revision < self._compacted:
             raise CompactedError(revision, self._compacted)
-        return await self._read(self._list, prefix, revision, limit, start_after)
+        result: ListResult = await self._read(self._list, prefix, revision, limit, start_after)
+        return result
 
     def _list(self, prefix: str, revision: int, limit: int, start_after: str) -> ListResult:
         assert self._rconn is not None
@@ -437,12 +445,13 @@ class SQLiteStore(Store):
             raise CompactedError(after_revision, self._compacted)
         return _QueueWatch(self, prefix, after_revision)
 
-    async def history(self, prefix: str, after_revision: int, until_revision: int) -> list[Event]:
+    async def history(self, prefix: str, after_revision: int, until_revision: int) -> builtins.list[Event]:
         if after_revision < self._compacted:
             raise CompactedError(after_revision, self._compacted)
-        return await self._read(self._read_history, prefix, after_revision, until_revision)
+        events: builtins.list[Event] = await self._read(self._read_history, prefix, after_revision, until_revision)
+        return events
 
-    def _read_history(self, prefix: str, after: int, until: int) -> list[Event]:
+    def _read_history(self, prefix: str, after: int, until: int) -> builtins.list[Event]:
         assert self._rconn is not None
         rows = self._rconn.execute(
             "SELECT l.rev, l.key, l.value, l.create_rev, l.prev_rev, l.deleted, p.value"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import time
 from collections.abc import Callable
 
@@ -57,7 +59,7 @@ class TimedStore(Store):
     def watch(self, prefix: str, after_revision: int) -> Watch:
         return self.inner.watch(prefix, after_revision)
 
-    async def history(self, prefix: str, after_revision: int, until_revision: int) -> list[Event]:
+    async def history(self, prefix: str, after_revision: int, until_revision: int) -> builtins.list[Event]:
         return await self.inner.history(prefix, after_revision, until_revision)
 
     def current_revision(self) -> int:

@@ -168,7 +168,7 @@ def pod_template(tpl: Any, path: str, *, restart_policies: tuple[str, ...] = RES
     errs: list[FieldError] = []
     meta = tpl.get("metadata") or {}
     errs += m.labels(meta.get("labels"), f"{path}.metadata.labels")
-    errs += m.annotations(meta.get("annotations"), f"{path}.metadata.annotations")
+    errs += m.annotation_map(meta.get("annotations"), f"{path}.metadata.annotations")
     errs += pod_spec(tpl.get("spec"), f"{path}.spec", restart_policies=restart_policies)
     return errs
 

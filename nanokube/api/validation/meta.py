@@ -83,7 +83,7 @@ def labels(values: Any, path: str) -> list[FieldError]:
     return errs
 
 
-def annotations(values: Any, path: str) -> list[FieldError]:
+def annotation_map(values: Any, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     if values is None:
         return errs
@@ -130,7 +130,7 @@ def object_meta(meta: Any, *, namespaced: bool, name_check: Any = dns_subdomain,
     elif meta.get("namespace"):
         errs.append(FieldError("forbidden", f"{path}.namespace", "not allowed on this type"))
     errs += labels(meta.get("labels"), f"{path}.labels")
-    errs += annotations(meta.get("annotations"), f"{path}.annotations")
+    errs += annotation_map(meta.get("annotations"), f"{path}.annotations")
     for i, f in enumerate(meta.get("finalizers") or []):
         if not isinstance(f, str) or label_key_error(f):
             errs.append(FieldError("invalid", f"{path}.finalizers[{i}]",
