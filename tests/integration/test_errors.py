@@ -121,3 +121,23 @@ def test_dry_run_stores_nothing(raw):
     assert "dry" not in names(raw)
     code, body, _ = raw.request("POST", CM + "?dryRun=Bogus", {"metadata": {"name": "dry"}})
     assert code == 400
+
+
+def test_versions_sharing_storage_convert(raw):
+    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"},
+                    "maxReplicas": 5, "targetCPUUtilizationPercentage": 50}}
+    code, body, _ = raw.request("POST", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers", hpa)
+    assert code == 201 and body["apiVersion"] == "autoscaling/v1"
+    assert body["spec"]["targetCPUUtilizationPercentage"] == 50 and body["spec"]["minReplicas"] == 1
+    code, v2, _ = raw.request("GET", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/h")
+    assert v2["spec"]["metrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]
+    code, listed, _ = raw.request("GET", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers")
+    assert listed["items"][0]["apiVersion"] == "autoscaling/v1"
+    ev = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"}, "reason": "Tested", "message": "hello",
+          "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}, "type": "Normal"}
+    code, _, _ = raw.request("POST", "/api/v1/namespaces/default/events", ev)
+    assert code == 201
+    code, new, _ = raw.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events/e1")
+    assert new["note"] == "hello" and new["regarding"]["name"] == "p" and new["apiVersion"] == "events.k8s.io/v1"
