@@ -30,14 +30,36 @@ MAX_UPDATE_ENTRIES = 10
 
 
 def _ignored(path: Path, reset: list[Path]) -> bool:
-    for prefix in (*_IGNORED, *reset):
-        if path[: len(prefix)] == prefix:
-            return True
-    return False
+    return any(path[: len(prefix)] == prefix for prefix in (*_IGNORED, *reset))
+
+
+_IGNORED_META = {p[1][1] for p in _IGNORED if len(p) == 2}
 
 
 def _owned(schema: Schema, node: Node | None, obj: Any, reset: list[Path]) -> set[Path]:
-    return {p for p in fp.fields_of(schema, node, obj) if not _ignored(p, reset)}
+    """The fields a manager can own: without identity, bookkeeping and reset fields.
+
+    They are cut from a shallow copy before walking, rather than filtered path by path."""
+    if not isinstance(obj, dict):
+        return set()
+    trimmed = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    meta = trimmed.get("metadata")
+    if isinstance(meta, dict):
+        kept = {k: v for k, v in meta.items() if k not in _IGNORED_META}
+        if kept:
+            trimmed["metadata"] = kept
+        else:
+            del trimmed["metadata"]
+    deep_resets = []
+    for r in reset:
+        if len(r) == 1:
+            trimmed.pop(r[0][1], None)
+        else:
+            deep_resets.append(r)
+    paths = fp.fields_of(schema, node, trimmed)
+    if deep_resets:
+        paths = {p for p in paths if not _ignored(p, deep_resets)}
+    return paths
 
 
 def _reset_paths(reset_fields: list[tuple[str, ...]] | None) -> list[Path]:

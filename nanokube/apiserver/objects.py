@@ -153,7 +153,8 @@ class Objects:
         gen = meta.get("generateName") or ""
         attempts = 8 if (gen and not name) else 1
         for attempt in range(attempts):
-            candidate = copy.deepcopy(obj)
+            # the body is ours (decoded for this request); copies only matter when names are retried
+            candidate = copy.deepcopy(obj) if attempts > 1 else dict(obj, metadata=dict(obj["metadata"]))
             cmeta = candidate["metadata"]
             if gen and not name:
                 cmeta["name"] = strategy.generate_name(gen)
