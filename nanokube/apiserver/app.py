@@ -192,8 +192,7 @@ def _identity(request: web.Request) -> tuple[str, list[str]] | None:
     ssl_obj = transport.get_extra_info("ssl_object")
     if ssl_obj is None:
         return None
-    der = ssl_obj.getpeercert(binary_form=True)
-    return certs.client_identity(der)
+    return certs.client_identity(ssl_obj.getpeercert())
 
 
 def _request_labels(request: web.Request, is_watch: bool) -> tuple[str, str, str]:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import base64
 import datetime
-import functools
 import ipaddress
 import os
 import socket
 from dataclasses import dataclass
 
+import json
+from typing import TYPE_CHECKING, Any
+
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 VALIDITY_DAYS = 3650
 
@@ -50,16 +52,23 @@ def _write(path: str, data: bytes, private: bool = False) -> None:
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     return ec.generate_private_key(ec.SECP256R1())
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
 def _load_key(path: str) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     with open(path, "rb") as f:
         key = serialization.load_pem_private_key(f.read(), None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
@@ -67,6 +76,8 @@ def _load_key(path: str) -> ec.EllipticCurvePrivateKey:
 
 
 def _load_cert(path: str) -> x509.Certificate:
+    from cryptography import x509
+
     with open(path, "rb") as f:
         return x509.load_pem_x509_certificate(f.read())
 
@@ -85,6 +96,10 @@ def _issue(
     server_names: list[str] | None = None,
     client: bool = False,
 ) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     now = _now()
     b = (
         x509.CertificateBuilder()
@@ -122,6 +137,8 @@ def _issue(
 
 
 def _pem(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -137,9 +154,22 @@ def server_names(extra: list[str], service_ip: str | None) -> list[str]:
 
 
 def ensure(tls_dir: str, sans: list[str]) -> Paths:
-    """Create what is missing; reissue the serving cert when the wanted names changed."""
+    """Create what is missing; reissue the serving cert when the wanted names changed.
+
+    A restart with everything in place reads one small file and imports no cryptography."""
     os.makedirs(tls_dir, mode=0o700, exist_ok=True)
     p = Paths.under(tls_dir)
+    names_file = p.server_cert + ".names"
+    if all(os.path.exists(f) for f in (p.ca_cert, p.ca_key, p.server_cert, p.server_key, p.admin_cert, p.admin_key)):
+        try:
+            with open(names_file) as f:
+                if set(sans) <= set(json.load(f)):
+                    return p
+        except (OSError, ValueError):
+            pass
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     if not (os.path.exists(p.ca_cert) and os.path.exists(p.ca_key)):
         ca_key = _key()
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"nanokube-ca@{int(_now().timestamp())}")])
@@ -157,6 +187,7 @@ def ensure(tls_dir: str, sans: list[str]) -> Paths:
                       key, ca.subject, ca_key, server_names=sans)
         _write(p.server_key, _key_pem(key), private=True)
         _write(p.server_cert, _pem(cert))
+    _write(names_file, json.dumps(sans).encode())
     if not os.path.exists(p.admin_cert):
         key = _key()
         subject = x509.Name([
@@ -170,6 +201,8 @@ def ensure(tls_dir: str, sans: list[str]) -> Paths:
 
 
 def _has_names(path: str, names: list[str]) -> bool:
+    from cryptography import x509
+
     if not os.path.exists(path):
         return False
     try:
@@ -210,14 +243,18 @@ def write_kubeconfig(path: str, p: Paths, server: str) -> None:
     _write(path, yaml.safe_dump(doc, sort_keys=False).encode(), private=True)
 
 
-@functools.lru_cache(maxsize=1024)
-def client_identity(der: bytes | None) -> tuple[str, list[str]] | None:
+def client_identity(peer: dict[str, Any] | None) -> tuple[str, list[str]] | None:
     """(user, groups) from a verified client certificate, as upstream reads CN and O.
 
-    Cached: every request on a connection presents the same certificate."""
-    if not der:
+    `peer` is what the TLS layer reports for the certificate it verified against the CA."""
+    if not peer:
         return None
-    cert = x509.load_der_x509_certificate(der)
-    cn = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    orgs = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    return (str(cn[0]) if cn else "", orgs)
+    cn = ""
+    orgs: list[str] = []
+    for rdn in peer.get("subject") or ():
+        for attr, value in rdn:
+            if attr == "commonName" and not cn:
+                cn = value
+            elif attr == "organizationName":
+                orgs.append(value)
+    return cn, orgs
