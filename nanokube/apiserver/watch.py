@@ -171,7 +171,9 @@ async def serve(ctx: Context, request: web.Request, t: paths.Target, rendering: 
                 break
             wait = min(remaining, ctx.options.bookmark_interval) if bookmarks else remaining
             try:
-                ev = await asyncio.wait_for(watcher.queue.get(), wait)
+                # a timeout scope, not wait_for: no extra task per event and watcher
+                async with asyncio.timeout(wait):
+                    ev = await watcher.queue.get()
             except TimeoutError:
                 if bookmarks and deadline - time.monotonic() > 0:
                     await resp.write(enc.bookmark(max(ctx.cache.rev, last_rev)))
