@@ -309,9 +309,8 @@ class ResourceHandler:
         rv = (desired.get("metadata") or {}).get("resourceVersion") or None
         create_missing = subresource == "" and _allows_create_on_update(r)
         if rv is None and subresource == "" and not create_missing and not _allows_unconditional_update(r):
-            raise errors.Invalid(
-                f'{r.qualified} "{t.name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
-            )
+            raise errors.invalid(r.kind, t.name, [errors.FieldError(
+                "invalid", "metadata.resourceVersion", "must be specified for an update", 0)], group=r.group)
         result, created = await self.ctx.objects.update(
             r, t.namespace, t.name, lambda cur: desired, opts,
             pinned_rv=lambda o: (o.get("metadata") or {}).get("resourceVersion") or None,
@@ -528,7 +527,8 @@ def _allows_create_on_update(r: Resource) -> bool:
 
 
 def _allows_unconditional_update(r: Resource) -> bool:
-    return True
+    """A PUT without resourceVersion overwrites built-ins; custom resources refuse it."""
+    return r.crd is None
 
 
 def _patch_rv(raw: bytes, ct: str) -> str | None:

@@ -207,8 +207,6 @@ class Objects:
             old = cur.obj if cur is not None else None
             if old is None and not create_missing:
                 raise errors.not_found(r.plural, name, r.group)
-            if old is not None and (old.get("metadata") or {}).get("deletionTimestamp") is None:
-                pass
             desired = mutate(copy.deepcopy(old) if old is not None else None)
             if asyncio.iscoroutine(desired):
                 desired = await desired

@@ -98,3 +98,16 @@ def test_invalid_crd_is_422(server):
     bad = CRD.replace("name: widgets.example.com", "name: wrong.example.com")
     res = server.kubectl("apply", "-f", "-", input=bad, check=False)
     assert res.returncode != 0 and "metadata.name" in res.stderr
+
+
+def test_custom_resource_put_needs_resource_version(crd_ready):
+    from .rawhttp import Raw
+
+    raw = Raw(crd_ready.kubeconfig)
+    base = "/apis/example.com/v1/namespaces/default/widgets"
+    code, created, _ = raw.request("POST", base, {"apiVersion": "example.com/v1", "kind": "Widget",
+                                                  "metadata": {"name": "pinned"}, "spec": {"size": "small"}})
+    assert code == 201
+    created["metadata"].pop("resourceVersion")
+    code, body, _ = raw.request("PUT", base + "/pinned", created)
+    assert code == 422 and body["details"]["causes"][0]["field"] == "metadata.resourceVersion"
