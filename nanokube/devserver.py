@@ -3,17 +3,14 @@ returns once the kubeconfig exists (which the server writes only when it answers
 
 from __future__ import annotations
 
-import base64
 import signal
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 
 @dataclass
@@ -57,15 +54,7 @@ def start(data_dir: Path, *flags: str, port: int = 0, command: str = "apiserver"
 
 def client_tls(kubeconfig: Path, with_cert: bool = True) -> tuple[str, ssl.SSLContext]:
     """(server URL, TLS context trusting the cluster CA, with the admin certificate unless told not)."""
-    doc = yaml.safe_load(kubeconfig.read_text())
-    cluster = doc["clusters"][0]["cluster"]
-    ctx = ssl.create_default_context()
-    ctx.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-    if with_cert:
-        user = doc["users"][0]["user"]
-        d = Path(tempfile.mkdtemp(prefix="nanokube-client-"))
-        cert, key = d / "client.crt", d / "client.key"
-        cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
-        key.write_bytes(base64.b64decode(user["client-key-data"]))
-        ctx.load_cert_chain(str(cert), str(key))
-    return cluster["server"], ctx
+    from .client.config import load_kubeconfig
+
+    cfg = load_kubeconfig(kubeconfig, credentials=with_cert)
+    return cfg.server, cfg.ssl_context

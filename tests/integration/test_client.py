@@ -1,0 +1,70 @@
+"""nanokube's own client and informers against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nanokube.api import errors
+from nanokube.api.registry import Registry
+from nanokube.client.config import load_kubeconfig
+from nanokube.client.informer import Informer, by_namespace
+from nanokube.client.rest import Client
+
+REG = Registry()
+CM = REG.get("", "v1", "configmaps")
+NS = REG.get("", "v1", "namespaces")
+
+
+def test_client_verbs_and_typed_errors(server):
+    async def main():
+        async with Client(load_kubeconfig(server.kubeconfig)) as c:
+            await c.create(NS, {"metadata": {"name": "own-client"}})
+            created = await c.create(CM, {"metadata": {"name": "a", "namespace": "own-client"}, "data": {"x": "1"}})
+            with pytest.raises(errors.AlreadyExists):
+                await c.create(CM, created)
+            stale = dict(created, data={"x": "2"})
+            await c.update(CM, stale)
+            with pytest.raises(errors.Conflict):
+                await c.update(CM, stale)
+            patched = await c.patch(CM, "a", {"data": {"y": "3"}}, "own-client")
+            assert patched["data"] == {"x": "2", "y": "3"}
+            applied = await c.apply(CM, {"apiVersion": "v1", "kind": "ConfigMap",
+                                         "metadata": {"name": "b", "namespace": "own-client"}, "data": {"z": "4"}},
+                                    field_manager="me")
+            assert applied["data"] == {"z": "4"}
+            items, rv = await c.list_all(CM, "own-client", page=1)
+            assert sorted(i["metadata"]["name"] for i in items) == ["a", "b"] and int(rv) > 0
+            await c.delete(CM, "a", "own-client")
+            with pytest.raises(errors.NotFound):
+                await c.get(CM, "a", "own-client")
+
+    asyncio.run(main())
+
+
+def test_informer_follows_changes(server):
+    async def main():
+        async with Client(load_kubeconfig(server.kubeconfig)) as c:
+            await c.create(NS, {"metadata": {"name": "informed"}})
+            await c.create(CM, {"metadata": {"name": "before", "namespace": "informed"}})
+            seen: list[tuple[str, str]] = []
+            inf = Informer(c, CM, namespace="informed", indexers={"namespace": by_namespace})
+            inf.add_handlers(lambda o: seen.append(("add", o["metadata"]["name"])),
+                             lambda old, new: seen.append(("update", new["metadata"]["name"])),
+                             lambda o: seen.append(("delete", o["metadata"]["name"])))
+            inf.start()
+            await inf.wait_synced(10)
+            assert seen == [("add", "before")]
+            await c.create(CM, {"metadata": {"name": "after", "namespace": "informed"}})
+            await c.patch(CM, "before", {"data": {"k": "v"}}, "informed")
+            await c.delete(CM, "after", "informed")
+            for _ in range(200):
+                if len(seen) >= 4:
+                    break
+                await asyncio.sleep(0.02)
+            assert seen == [("add", "before"), ("add", "after"), ("update", "before"), ("delete", "after")]
+            assert [o["metadata"]["name"] for o in inf.by_index("namespace", "informed")] == ["before"]
+            await inf.stop()
+
+    asyncio.run(main())
