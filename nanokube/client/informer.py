@@ -8,6 +8,8 @@ node name; a periodic resync re-delivers every object as an update.
 
 from __future__ import annotations
 
+import builtins
+
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
@@ -75,7 +77,7 @@ class Informer:
     def list(self) -> list[Obj]:
         return list(self.store.values())
 
-    def by_index(self, index: str, value: str) -> list[Obj]:
+    def by_index(self, index: str, value: str) -> builtins.list[Obj]:
         return [self.store[k] for k in self._indices[index].get(value, ()) if k in self.store]
 
     # -- lifecycle -----------------------------------------------------------------------------

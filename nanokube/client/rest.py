@@ -6,6 +6,8 @@ rebuilt from the Status the server answered, so callers handle NotFound or Confl
 
 from __future__ import annotations
 
+import builtins
+
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -128,9 +130,9 @@ class Client:
         return result
 
     async def list_all(self, r: Resource, namespace: str | None = None, *, label_selector: str = "",
-                       field_selector: str = "", page: int = 500) -> tuple[list[dict[str, Any]], str]:
+                       field_selector: str = "", page: int = 500) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every object (following continue tokens) and the list's resourceVersion."""
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         token = ""
         while True:
             result = await self.list(r, namespace, label_selector=label_selector, field_selector=field_selector,
