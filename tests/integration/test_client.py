@@ -68,3 +68,41 @@ def test_informer_follows_changes(server):
             await inf.stop()
 
     asyncio.run(main())
+
+
+def test_leader_election_hands_over_when_the_leader_goes(server):
+    from nanokube.client.leaderelection import LeaderElectionConfig, LeaderElector
+
+    async def main():
+        async with Client(load_kubeconfig(server.kubeconfig)) as c:
+            def cfg(identity: str) -> LeaderElectionConfig:
+                return LeaderElectionConfig("kube-system", "test-lock", identity,
+                                            lease_duration=1.0, renew_deadline=0.8, retry_period=0.1)
+
+            a, b = LeaderElector(c, cfg("a")), LeaderElector(c, cfg("b"))
+            leading: list[str] = []
+
+            async def lead_forever(name: str) -> None:
+                leading.append(name)
+                await asyncio.Event().wait()
+
+            task_a = asyncio.create_task(a.run(lambda: lead_forever("a")))
+            for _ in range(100):
+                if leading:
+                    break
+                await asyncio.sleep(0.05)
+            task_b = asyncio.create_task(b.run(lambda: lead_forever("b")))
+            await asyncio.sleep(1.5)  # several lease durations: b must not take over a live leader
+            assert leading == ["a"] and a.is_leader and not b.is_leader
+            task_a.cancel()  # the leader dies without releasing
+            loop = asyncio.get_running_loop()
+            died = loop.time()
+            for _ in range(100):
+                if leading == ["a", "b"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert leading == ["a", "b"]
+            assert loop.time() - died < 3  # within the lease duration plus a retry or two
+            task_b.cancel()
+
+    asyncio.run(main())
