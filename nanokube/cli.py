@@ -45,8 +45,23 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     )
 
 
+def _die_with_parent() -> None:
+    """Children of `nanokube server` get SIGTERM if the server dies, even by SIGKILL (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from .apiserver.server import run
+    """`apiserver` runs the API server alone; `server` also starts the other control-plane
+    components as child processes, each talking to it through the kubeconfig it wrote."""
+    import subprocess
+
+    from .apiserver.server import APIServer, run
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -58,7 +73,26 @@ def _serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(run(_config(args)))
+    config = _config(args)
+    children: list[subprocess.Popen[bytes]] = []
+
+    def start_components(server: APIServer) -> None:
+        if args.command != "server":
+            return
+        kubeconfig = os.path.join(config.data_dir, "kubeconfig.yaml")
+        children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "controller-manager",
+                                          "--kubeconfig", kubeconfig], preexec_fn=_die_with_parent))
+
+    try:
+        asyncio.run(run(config, on_ready=start_components))
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
     return 0
 
 
@@ -86,11 +120,31 @@ def main(argv: list[str] | None = None) -> int:
     _server_args(server)
     apiserver = sub.add_parser("apiserver", help="run only the API server")
     _server_args(apiserver)
+    cm = sub.add_parser("controller-manager", help="run the controllers (leader-elected)")
+    cm.add_argument("--kubeconfig", required=True)
+    cm.add_argument("--controllers", default="*", help="comma-separated names, * for all")
+    cm.add_argument("--leader-elect", default="true", choices=("true", "false"))
+    cm.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    cm.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    cm.add_argument("--leader-elect-retry-period", type=float, default=2.0)
     sub.add_parser("kubectl", help="run kubectl against this cluster", add_help=False)
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
     if args.command in ("server", "apiserver"):
         return _serve(args)
+    if args.command == "controller-manager":
+        from .controllers import manager
+
+        names = manager.ALL_CONTROLLERS if args.controllers == "*" else tuple(
+            n.strip() for n in args.controllers.split(",") if n.strip())
+        unknown = [n for n in names if n not in manager.ALL_CONTROLLERS]
+        if unknown:
+            parser.error(f"unknown controllers: {', '.join(unknown)} (known: {', '.join(manager.ALL_CONTROLLERS)})")
+        manager.main(manager.ManagerConfig(
+            kubeconfig=args.kubeconfig, controllers=names, leader_elect=args.leader_elect == "true",
+            lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period))
+        return 0
     if args.command == "version":
         from . import __version__
         from .version import GIT_VERSION

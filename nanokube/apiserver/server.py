@@ -13,6 +13,7 @@ import os
 import signal
 import ssl
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -205,10 +206,12 @@ async def _bootstrap(objects: Objects, registry: Registry, allocator: ServiceAll
     })
 
 
-async def run(config: Config) -> None:
+async def run(config: Config, on_ready: Callable[[APIServer], None] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down cleanly."""
     server = APIServer(config)
     await server.start()
+    if on_ready is not None:
+        on_ready(server)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

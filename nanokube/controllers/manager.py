@@ -1,0 +1,107 @@
+"""`nanokube controller-manager`: the controllers, leader-elected, sharing informers.
+
+Like upstream's kube-controller-manager it talks to the cluster only through the API, holds
+the `kube-system/kube-controller-manager` Lease while it acts, and steps down (stopping every
+controller) when it cannot renew it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..api.registry import Registry
+from ..client.config import load_kubeconfig
+from ..client.informer import Informer, by_namespace
+from ..client.leaderelection import LeaderElectionConfig, LeaderElector
+from ..client.rest import Client
+from .namespace import NamespaceController
+from .serviceaccount import ServiceAccountController
+
+log = logging.getLogger("nanokube.controllers")
+
+ALL_CONTROLLERS = ("namespace", "serviceaccount")
+
+
+class Controller(Protocol):
+    name: str
+
+    async def run(self) -> None: ...
+
+
+@dataclass
+class ManagerConfig:
+    kubeconfig: str
+    controllers: tuple[str, ...] = ALL_CONTROLLERS
+    leader_elect: bool = True
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{uuid.uuid4()}")
+
+
+class Informers:
+    """One informer per resource, shared by every controller that needs it."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.registry = Registry()
+        self._informers: dict[tuple[str, str], Informer] = {}
+
+    def get(self, group: str, plural: str) -> Informer:
+        key = (group, plural)
+        if key not in self._informers:
+            r = next(r for r in self.registry.all() if r.group == group and r.plural == plural)
+            self._informers[key] = Informer(self.client, r, indexers={"namespace": by_namespace})
+        return self._informers[key]
+
+    async def start_and_sync(self, timeout: float = 60.0) -> None:
+        for inf in self._informers.values():
+            inf.start()
+        await asyncio.gather(*(inf.wait_synced(timeout) for inf in self._informers.values()))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(inf.stop() for inf in self._informers.values()))
+
+
+_FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
+    "namespace": lambda c, inf: NamespaceController(c, inf.get("", "namespaces")),
+    "serviceaccount": lambda c, inf: ServiceAccountController(c, inf.get("", "namespaces"),
+                                                              inf.get("", "serviceaccounts")),
+}
+
+
+async def run(config: ManagerConfig) -> None:
+    client = Client(load_kubeconfig(config.kubeconfig), user_agent="nanokube-controller-manager")
+    async with client:
+        async def lead() -> None:
+            informers = Informers(client)
+            controllers = [_FACTORIES[name](client, informers) for name in config.controllers]
+            await informers.start_and_sync()
+            log.info("controllers running: %s", ", ".join(config.controllers))
+            try:
+                await asyncio.gather(*(c.run() for c in controllers))
+            finally:
+                await informers.stop()
+
+        if not config.leader_elect:
+            await lead()
+            return
+        elector = LeaderElector(client, LeaderElectionConfig(
+            "kube-system", "kube-controller-manager", config.identity,
+            config.lease_duration, config.renew_deadline, config.retry_period))
+        while True:
+            await elector.run(lead)
+            log.info("leadership lost; waiting to lead again")
+
+
+def main(config: ManagerConfig) -> None:
+    logging.basicConfig(level=os.environ.get("NANOKUBE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run(config))

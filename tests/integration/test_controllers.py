@@ -1,0 +1,57 @@
+"""`nanokube server`: the API server plus the controller-manager as a child process."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from nanokube import devserver
+
+from .conftest import Server
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    d = devserver.start(tmp_path_factory.mktemp("cluster") / "data", command="server")
+    s = Server(d.proc, d.data_dir, d.kubeconfig, d.log, d.started_in)
+    yield s
+    s.stop()
+
+
+def wait_for(check, seconds: float = 20.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def test_every_namespace_gets_a_default_service_account(cluster):
+    cluster.kubectl("create", "namespace", "team-a")
+    assert wait_for(lambda: cluster.kubectl("get", "sa", "default", "-n", "team-a", check=False).returncode == 0)
+    cluster.kubectl("delete", "sa", "default", "-n", "team-a")
+    assert wait_for(lambda: cluster.kubectl("get", "sa", "default", "-n", "team-a", check=False).returncode == 0)
+
+
+def test_deleting_a_namespace_deletes_its_content_then_the_namespace(cluster):
+    cluster.kubectl("create", "namespace", "doomed")
+    cluster.kubectl("create", "configmap", "c1", "-n", "doomed")
+    cluster.kubectl("create", "deployment", "d1", "--image=nginx", "-n", "doomed")
+    # an object with a finalizer keeps the namespace (and says so) until the finalizer goes
+    cluster.kubectl("patch", "cm", "c1", "-n", "doomed", "-p", '{"metadata":{"finalizers":["example.com/hold"]}}')
+    cluster.kubectl("delete", "namespace", "doomed", "--wait=false")
+
+    def conditions():
+        ns = json.loads(cluster.kubectl("get", "ns", "doomed", "-o", "json").stdout)
+        return {c["type"]: c for c in ns.get("status", {}).get("conditions", [])}
+
+    conds = wait_for(lambda: conditions().get("NamespaceFinalizersRemaining", {}).get("status") == "True" and conditions())
+    assert "example.com/hold" in conds["NamespaceFinalizersRemaining"]["message"]
+    assert cluster.kubectl("get", "deploy", "-n", "doomed", "-o", "name").stdout.strip() == ""
+    res = cluster.kubectl("create", "configmap", "late", "-n", "doomed", check=False)
+    assert res.returncode != 0 and "being terminated" in res.stderr
+    cluster.kubectl("patch", "cm", "c1", "-n", "doomed", "--type=json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
+    assert wait_for(lambda: cluster.kubectl("get", "ns", "doomed", check=False).returncode != 0)
