@@ -55,3 +55,38 @@ def test_deleting_a_namespace_deletes_its_content_then_the_namespace(cluster):
     assert res.returncode != 0 and "being terminated" in res.stderr
     cluster.kubectl("patch", "cm", "c1", "-n", "doomed", "--type=json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
     assert wait_for(lambda: cluster.kubectl("get", "ns", "doomed", check=False).returncode != 0)
+
+
+def test_two_controller_managers_one_leader_and_take_over(server, tmp_path):
+    import subprocess
+    import sys
+
+    def start(identity_log):
+        return subprocess.Popen(
+            [sys.executable, "-m", "nanokube", "controller-manager", "--kubeconfig", str(server.kubeconfig),
+             "--leader-elect-lease-duration", "2", "--leader-elect-renew-deadline", "1.5",
+             "--leader-elect-retry-period", "0.2"],
+            stdout=open(identity_log, "wb"), stderr=subprocess.STDOUT)
+
+    def holder():
+        res = server.kubectl("get", "lease", "kube-controller-manager", "-n", "kube-system", "-o",
+                             "jsonpath={.spec.holderIdentity}", check=False)
+        return res.stdout.strip() if res.returncode == 0 else ""
+
+    a = start(tmp_path / "a.log")
+    b = start(tmp_path / "b.log")
+    try:
+        first = wait_for(holder)
+        assert first
+        leaders = [p for p, log in ((a, tmp_path / "a.log"), (b, tmp_path / "b.log"))
+                   if wait_for(lambda log=log: "controllers running" in log.read_text(), 3)]
+        assert len(leaders) == 1, "exactly one controller-manager acts"
+        leaders[0].kill()
+        killed = time.monotonic()
+        second = wait_for(lambda: (h := holder()) != first and h)
+        assert second and second != first
+        assert time.monotonic() - killed < 2 + 3  # the lease duration plus a few retries
+    finally:
+        for p in (a, b):
+            p.kill()
+            p.wait()
