@@ -106,3 +106,26 @@ def test_leader_election_hands_over_when_the_leader_goes(server):
             task_b.cancel()
 
     asyncio.run(main())
+
+
+def test_event_recorder_aggregates_repeats(server):
+    from nanokube.client.events import EventRecorder
+
+    async def main():
+        async with Client(load_kubeconfig(server.kubeconfig)) as c:
+            await c.create(NS, {"metadata": {"name": "eventful"}})
+            cm = await c.create(CM, {"metadata": {"name": "subject", "namespace": "eventful"}})
+            rec = EventRecorder(c, "test-controller")
+            for _ in range(3):
+                rec.event(cm, "Warning", "Broken", "it broke")
+            rec.event(cm, "Normal", "Fixed", "it works")
+            await rec.flush()
+            events, _ = await c.list_all(REG.get("", "v1", "events"), "eventful",
+                                         field_selector="involvedObject.name=subject")
+            by_reason = {e["reason"]: e for e in events}
+            assert by_reason["Broken"]["count"] == 3 and by_reason["Fixed"]["count"] == 1
+            assert by_reason["Broken"]["involvedObject"]["uid"] == cm["metadata"]["uid"]
+            assert by_reason["Broken"]["source"] == {"component": "test-controller"}
+            await rec.stop()
+
+    asyncio.run(main())
