@@ -21,12 +21,13 @@ from ..client.config import load_kubeconfig
 from ..client.informer import Informer, by_namespace
 from ..client.leaderelection import LeaderElectionConfig, LeaderElector
 from ..client.rest import Client
+from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .serviceaccount import ServiceAccountController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("namespace", "serviceaccount")
+ALL_CONTROLLERS = ("garbagecollector", "namespace", "serviceaccount")
 
 
 class Controller(Protocol):
@@ -71,6 +72,7 @@ class Informers:
 
 
 _FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
+    "garbagecollector": lambda c, inf: GarbageCollector(c),
     "namespace": lambda c, inf: NamespaceController(c, inf.get("", "namespaces")),
     "serviceaccount": lambda c, inf: ServiceAccountController(c, inf.get("", "namespaces"),
                                                               inf.get("", "serviceaccounts")),

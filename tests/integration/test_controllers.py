@@ -90,3 +90,48 @@ def test_two_controller_managers_one_leader_and_take_over(server, tmp_path):
         for p in (a, b):
             p.kill()
             p.wait()
+
+
+def _owner_and_dependent(cluster, ns: str, dep_finalizer: bool = False) -> str:
+    cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl("create", "configmap", "owner", "-n", ns)
+    uid = cluster.kubectl("get", "cm", "owner", "-n", ns, "-o", "jsonpath={.metadata.uid}").stdout
+    dep = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "dependent", "namespace": ns,
+                        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid,
+                                             "controller": True, "blockOwnerDeletion": True}]}}
+    if dep_finalizer:
+        dep["metadata"]["finalizers"] = ["example.com/hold"]
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(dep))
+    return uid
+
+
+def _exists(cluster, ns: str, name: str) -> bool:
+    return cluster.kubectl("get", "cm", name, "-n", ns, check=False).returncode == 0
+
+
+def test_background_deletion_removes_dependents(cluster):
+    _owner_and_dependent(cluster, "gc-bg")
+    cluster.kubectl("delete", "cm", "owner", "-n", "gc-bg", "--cascade=background")
+    assert wait_for(lambda: not _exists(cluster, "gc-bg", "dependent"))
+
+
+def test_orphan_deletion_keeps_dependents_without_the_reference(cluster):
+    _owner_and_dependent(cluster, "gc-orphan")
+    cluster.kubectl("delete", "cm", "owner", "-n", "gc-orphan", "--cascade=orphan")
+    assert wait_for(lambda: not _exists(cluster, "gc-orphan", "owner"))
+    refs = cluster.kubectl("get", "cm", "dependent", "-n", "gc-orphan", "-o",
+                           "jsonpath={.metadata.ownerReferences}").stdout
+    assert refs == ""
+
+
+def test_foreground_deletion_waits_for_blocking_dependents(cluster):
+    _owner_and_dependent(cluster, "gc-fg", dep_finalizer=True)
+    cluster.kubectl("delete", "cm", "owner", "-n", "gc-fg", "--cascade=foreground", "--wait=false")
+    assert wait_for(lambda: cluster.kubectl("get", "cm", "dependent", "-n", "gc-fg", "-o",
+                                            "jsonpath={.metadata.deletionTimestamp}").stdout != "")
+    owner = json.loads(cluster.kubectl("get", "cm", "owner", "-n", "gc-fg", "-o", "json").stdout)
+    assert owner["metadata"]["finalizers"] == ["foregroundDeletion"] and owner["metadata"]["deletionTimestamp"]
+    cluster.kubectl("patch", "cm", "dependent", "-n", "gc-fg", "--type=json", "-p",
+                    '[{"op":"remove","path":"/metadata/finalizers"}]')
+    assert wait_for(lambda: not _exists(cluster, "gc-fg", "dependent") and not _exists(cluster, "gc-fg", "owner"))
