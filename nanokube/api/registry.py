@@ -241,6 +241,13 @@ class Registry:
     def get(self, group: str, version: str, plural: str) -> Resource | None:
         return self._by_gvr.get((group, version, plural))
 
+    def require(self, group: str, version: str, plural: str) -> Resource:
+        """A resource that must exist (built-ins named in code)."""
+        r = self._by_gvr.get((group, version, plural))
+        if r is None:
+            raise KeyError(f"{plural}.{group}/{version} is not a served resource")
+        return r
+
     def by_kind(self, group: str, version: str, kind: str) -> Resource | None:
         return self._by_gvk.get((group, version, kind))
 

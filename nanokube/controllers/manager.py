@@ -23,11 +23,12 @@ from ..client.leaderelection import LeaderElectionConfig, LeaderElector
 from ..client.rest import Client
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
+from .replicaset import ReplicaSetController
 from .serviceaccount import ServiceAccountController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("garbagecollector", "namespace", "serviceaccount")
+ALL_CONTROLLERS = ("garbagecollector", "namespace", "replicaset", "serviceaccount")
 
 
 class Controller(Protocol):
@@ -73,6 +74,7 @@ class Informers:
 
 _FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
     "garbagecollector": lambda c, inf: GarbageCollector(c),
+    "replicaset": lambda c, inf: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
     "namespace": lambda c, inf: NamespaceController(c, inf.get("", "namespaces")),
     "serviceaccount": lambda c, inf: ServiceAccountController(c, inf.get("", "namespaces"),
                                                               inf.get("", "serviceaccounts")),

@@ -135,3 +135,44 @@ def test_foreground_deletion_waits_for_blocking_dependents(cluster):
     cluster.kubectl("patch", "cm", "dependent", "-n", "gc-fg", "--type=json", "-p",
                     '[{"op":"remove","path":"/metadata/finalizers"}]')
     assert wait_for(lambda: not _exists(cluster, "gc-fg", "dependent") and not _exists(cluster, "gc-fg", "owner"))
+
+
+RS = """\
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web, namespace: rs-test}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: busybox}]}
+"""
+
+
+def _pods(cluster, ns: str) -> list[dict]:
+    return json.loads(cluster.kubectl("get", "pods", "-n", ns, "-o", "json").stdout)["items"]
+
+
+def test_replicaset_converges_adopts_and_replaces(cluster):
+    ns = "rs-test"
+    cluster.kubectl("create", "namespace", ns)
+    # an orphan pod the selector matches is adopted rather than a new one created
+    cluster.kubectl("run", "stray", "--image=busybox", "--labels=app=web", "-n", ns)
+    cluster.kubectl("apply", "-f", "-", input=RS)
+    assert wait_for(lambda: len(_pods(cluster, ns)) == 3)
+    pods = _pods(cluster, ns)
+    assert "stray" in [p["metadata"]["name"] for p in pods]
+    uid = cluster.kubectl("get", "rs", "web", "-n", ns, "-o", "jsonpath={.metadata.uid}").stdout
+    assert all(p["metadata"]["ownerReferences"][0]["uid"] == uid for p in pods)
+    assert wait_for(lambda: cluster.kubectl("get", "rs", "web", "-n", ns, "-o",
+                                            "jsonpath={.status.replicas}").stdout == "3")
+    cluster.kubectl("scale", "rs", "web", "--replicas=1", "-n", ns)
+    assert wait_for(lambda: len(_pods(cluster, ns)) == 1)
+    victim = _pods(cluster, ns)[0]["metadata"]["name"]
+    cluster.kubectl("delete", "pod", victim, "-n", ns)
+    assert wait_for(lambda: [p["metadata"]["name"] for p in _pods(cluster, ns)] not in ([], [victim]))
+    events = cluster.kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=web").stdout
+    assert "SuccessfulCreate" in events and "SuccessfulDelete" in events
+    cluster.kubectl("delete", "rs", "web", "-n", ns)
+    assert wait_for(lambda: _pods(cluster, ns) == [])

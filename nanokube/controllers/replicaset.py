@@ -1,0 +1,313 @@
+"""The ReplicaSet controller: as many pods as `spec.replicas`, and a status that says so.
+
+Level-triggered per ReplicaSet: claim pods (adopt orphans its selector matches, release
+owned pods it no longer matches), create or delete the difference, write the status.
+Expectations remember creations and deletions not yet seen through the pod informer, so a
+slow watch never makes it create a pod twice. Creations go out in slow-start batches
+(1, 2, 4, ...) so a failing template costs one error, not hundreds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from typing import Any
+
+from ..api import errors
+from ..api.registry import Registry, Resource
+from ..api.selectors import label_selector_from_dict
+from ..client.events import EventRecorder
+from ..client.informer import Informer, object_key
+from ..client.rest import Client
+from ..client.workqueue import WorkQueue
+
+log = logging.getLogger("nanokube.controllers.replicaset")
+
+_REG = Registry()
+PODS = _REG.require("", "v1", "pods")
+REPLICASETS = _REG.require("apps", "v1", "replicasets")
+EXPECTATIONS_TIMEOUT = 300.0
+Obj = dict[str, Any]
+
+
+def controller_of(obj: Obj) -> dict[str, Any] | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return dict(ref)
+    return None
+
+
+def pod_is_active(pod: Obj) -> bool:
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
+
+
+def pod_is_ready(pod: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def pod_is_available(pod: Obj, min_ready_seconds: int, now: datetime.datetime) -> bool:
+    if not pod_is_ready(pod):
+        return False
+    if min_ready_seconds <= 0:
+        return True
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready" and c.get("lastTransitionTime"):
+            since = datetime.datetime.fromisoformat(c["lastTransitionTime"].replace("Z", "+00:00"))
+            return (now - since).total_seconds() >= min_ready_seconds
+    return False
+
+
+def deletion_rank(pod: Obj) -> tuple[int, int, int, int]:
+    """Which pods go first when scaling down (upstream's order, simplified): unassigned before
+    assigned, pending before unknown before running, not ready before ready, most restarts."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", ""), 0)
+    restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+    return (1 if spec.get("nodeName") else 0, phase_rank, 1 if pod_is_ready(pod) else 0, -restarts)
+
+
+class Expectations:
+    """Pods this controller created or deleted but has not yet seen come or go."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self._pending: dict[str, tuple[int, int, float]] = {}
+
+    def expect(self, key: str, adds: int = 0, deletes: int = 0) -> None:
+        a, d, _ = self._pending.get(key, (0, 0, 0.0))
+        self._pending[key] = (a + adds, d + deletes, self.clock())
+
+    def observed(self, key: str, added: bool) -> None:
+        if key in self._pending:
+            a, d, t = self._pending[key]
+            self._pending[key] = (max(a - 1, 0), d, t) if added else (a, max(d - 1, 0), t)
+
+    def satisfied(self, key: str) -> bool:
+        entry = self._pending.get(key)
+        if entry is None:
+            return True
+        a, d, t = entry
+        return (a <= 0 and d <= 0) or self.clock() - t > EXPECTATIONS_TIMEOUT
+
+    def forget(self, key: str) -> None:
+        self._pending.pop(key, None)
+
+
+class ReplicaSetController:
+    name = "replicaset"
+
+    def __init__(self, client: Client, replicasets: Informer, pods: Informer, workers: int = 5,
+                 resource: Resource | None = None) -> None:
+        self.client = client
+        self.rs = replicasets
+        self.pods = pods
+        self.resource = resource or REPLICASETS
+        self.workers = workers
+        self.queue = WorkQueue()
+        self.expectations = Expectations()
+        self.events = EventRecorder(client, "replicaset-controller")
+        replicasets.add_handlers(self._rs_changed, lambda old, new: self._rs_changed(new), self._rs_deleted)
+        pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    # -- event handlers ------------------------------------------------------------------------
+
+    def _rs_changed(self, rs: Obj) -> None:
+        self.queue.add(object_key(rs))
+
+    def _rs_deleted(self, rs: Obj) -> None:
+        self.expectations.forget(object_key(rs))
+
+    def _owner_key(self, pod: Obj) -> str | None:
+        ref = controller_of(pod)
+        if ref is None or ref.get("kind") != self.resource.kind:
+            return None
+        return f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
+
+    def _matching_sets(self, pod: Obj) -> list[str]:
+        ns = pod["metadata"].get("namespace")
+        labels = pod["metadata"].get("labels") or {}
+        return [object_key(rs) for rs in self.rs.by_index("namespace", ns)
+                if label_selector_from_dict((rs.get("spec") or {}).get("selector")).matches(labels)]
+
+    def _pod_added(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            self.expectations.observed(key, added=True)
+            self.queue.add(key)
+        elif controller_of(pod) is None:
+            for k in self._matching_sets(pod):
+                self.queue.add(k)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        for key in {self._owner_key(old), self._owner_key(new)} - {None}:
+            self.queue.add(key)
+        if controller_of(new) is None:
+            for k in self._matching_sets(new):
+                self.queue.add(k)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            self.expectations.observed(key, added=False)
+            self.queue.add(key)
+
+    # -- work ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            if key is None:
+                return
+            try:
+                await self.sync(str(key))
+                self.queue.forget(key)
+            except errors.Conflict:
+                self.queue.add_rate_limited(key)
+            except Exception as e:
+                log.warning("replicaset sync failed key=%s error=%s", key, e)
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+
+    async def sync(self, key: str) -> None:
+        rs = self.rs.get(key)
+        if rs is None:
+            self.expectations.forget(key)
+            return
+        meta, spec = rs["metadata"], rs.get("spec") or {}
+        ns = meta["namespace"]
+        selector = label_selector_from_dict(spec.get("selector"))
+        owned: list[Obj] = []
+        for pod in self.pods.by_index("namespace", ns):
+            ref = controller_of(pod)
+            labels = pod["metadata"].get("labels") or {}
+            if ref is not None:
+                if ref.get("uid") != meta["uid"]:
+                    continue
+                if not selector.matches(labels) and not meta.get("deletionTimestamp"):
+                    await self._release(pod)
+                    continue
+                owned.append(pod)
+            elif selector.matches(labels) and pod_is_active(pod) and not meta.get("deletionTimestamp"):
+                if await self._adopt(rs, pod):
+                    owned.append(pod)
+        active = [p for p in owned if pod_is_active(p)]
+        error: str | None = None
+        if self.expectations.satisfied(key) and not meta.get("deletionTimestamp"):
+            error = await self._manage(rs, key, active)
+        await self._update_status(rs, active, owned, error)
+
+    async def _manage(self, rs: Obj, key: str, active: list[Obj]) -> str | None:
+        want = int((rs.get("spec") or {}).get("replicas", 1))
+        diff = len(active) - want
+        if diff < 0:
+            return await self._create(rs, key, -diff)
+        if diff > 0:
+            victims = sorted(active, key=deletion_rank)[:diff]
+            self.expectations.expect(key, deletes=len(victims))
+            for pod in victims:
+                try:
+                    await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"],
+                                             preconditions={"uid": pod["metadata"]["uid"]})
+                    self.events.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+                except errors.NotFound:
+                    self.expectations.observed(key, added=False)
+        return None
+
+    async def _create(self, rs: Obj, key: str, count: int) -> str | None:
+        batch = 1
+        remaining = count
+        while remaining > 0:
+            n = min(batch, remaining)
+            self.expectations.expect(key, adds=n)
+            results = await asyncio.gather(*(self._create_pod(rs) for _ in range(n)), return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            for _ in failures:
+                self.expectations.observed(key, added=True)
+            if failures:
+                message = str(failures[0])
+                self.events.event(rs, "Warning", "FailedCreate", f"Error creating: {message}")
+                return message
+            remaining -= n
+            batch *= 2
+        return None
+
+    async def _create_pod(self, rs: Obj) -> None:
+        tpl = (rs.get("spec") or {}).get("template") or {}
+        tmeta = tpl.get("metadata") or {}
+        meta = rs["metadata"]
+        pod: Obj = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "generateName": f"{meta['name']}-", "namespace": meta["namespace"],
+                "labels": dict(tmeta.get("labels") or {}),
+                "ownerReferences": [{"apiVersion": rs.get("apiVersion", "apps/v1"), "kind": self.resource.kind,
+                                     "name": meta["name"], "uid": meta["uid"], "controller": True,
+                                     "blockOwnerDeletion": True}],
+            },
+            "spec": tpl.get("spec") or {},
+        }
+        if tmeta.get("annotations"):
+            pod["metadata"]["annotations"] = dict(tmeta["annotations"])
+        created = await self.client.create(PODS, pod, meta["namespace"], field_manager="replicaset-controller")
+        self.events.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+
+    async def _adopt(self, rs: Obj, pod: Obj) -> bool:
+        meta = rs["metadata"]
+        refs = list(pod["metadata"].get("ownerReferences") or [])
+        refs.append({"apiVersion": rs.get("apiVersion", "apps/v1"), "kind": self.resource.kind, "name": meta["name"],
+                     "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True})
+        try:
+            await self.client.patch(PODS, pod["metadata"]["name"],
+                                    {"metadata": {"ownerReferences": refs, "uid": pod["metadata"]["uid"],
+                                                  "resourceVersion": pod["metadata"]["resourceVersion"]}},
+                                    pod["metadata"]["namespace"], field_manager="replicaset-controller")
+            return True
+        except (errors.NotFound, errors.Conflict):
+            return False
+
+    async def _release(self, pod: Obj) -> None:
+        refs = [r for r in pod["metadata"].get("ownerReferences") or [] if not r.get("controller")]
+        try:
+            await self.client.patch(PODS, pod["metadata"]["name"],
+                                    {"metadata": {"ownerReferences": refs or None, "uid": pod["metadata"]["uid"]}},
+                                    pod["metadata"]["namespace"], field_manager="replicaset-controller")
+        except errors.NotFound:
+            pass
+
+    async def _update_status(self, rs: Obj, active: list[Obj], owned: list[Obj], error: str | None) -> None:
+        spec = rs.get("spec") or {}
+        now = datetime.datetime.now(datetime.UTC)
+        tpl_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        min_ready = int(spec.get("minReadySeconds") or 0)
+        status: Obj = {
+            "replicas": len(active),
+            "fullyLabeledReplicas": sum(1 for p in active if all(
+                (p["metadata"].get("labels") or {}).get(k) == v for k, v in tpl_labels.items())),
+            "readyReplicas": sum(1 for p in active if pod_is_ready(p)),
+            "availableReplicas": sum(1 for p in active if pod_is_available(p, min_ready, now)),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        if error:
+            status["conditions"] = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                     "message": error,
+                                     "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}]
+        for k in ("readyReplicas", "availableReplicas", "fullyLabeledReplicas"):
+            if not status[k]:
+                del status[k]
+        old = rs.get("status") or {}
+        if {k: v for k, v in old.items() if k != "conditions"} == {k: v for k, v in status.items() if k != "conditions"} \
+                and bool(old.get("conditions")) == bool(status.get("conditions")):
+            return
+        body = dict(rs, status=status)
+        try:
+            await self.client.update(self.resource, body, subresource="status", field_manager="replicaset-controller")
+        except errors.NotFound:
+            pass
