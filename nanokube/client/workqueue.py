@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Hashable
+import logging
+from collections.abc import Awaitable, Callable, Hashable
 
 
 class WorkQueue:
@@ -101,3 +102,23 @@ class WorkQueue:
         self._timers.clear()
         async with self._ready:
             self._ready.notify_all()
+
+
+async def run_worker(queue: WorkQueue, sync: Callable[[Hashable], Awaitable[float | None]],
+                     log: logging.Logger) -> None:
+    """The loop every controller worker runs: take a key, sync it, retry with back-off on
+    failure; a sync that returns a number of seconds asks to look again after that long."""
+    while True:
+        key = await queue.get()
+        if key is None:
+            return
+        try:
+            again = await sync(key)
+            queue.forget(key)
+            if again is not None:
+                queue.add_after(key, again)
+        except Exception as e:
+            log.warning("sync failed key=%s error=%s", key, e)
+            queue.add_rate_limited(key)
+        finally:
+            queue.done(key)

@@ -23,7 +23,7 @@ from ..api.registry import Resource
 from ..client.discovery import server_resources
 from ..client.informer import Informer
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue
+from ..client.workqueue import WorkQueue, run_worker
 
 log = logging.getLogger("nanokube.controllers.garbagecollector")
 
@@ -112,25 +112,15 @@ class GarbageCollector:
             await asyncio.gather(*(i.stop() for i in self.informers))
 
     async def _worker(self) -> None:
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            assert isinstance(item, tuple)
-            kind, uid = str(item[0]), str(item[1])
-            try:
-                if kind == "dependent":
-                    await self._sync_dependent(uid)
-                else:
-                    await self._sync_owner(uid)
-                self.queue.forget(item)
-            except errors.Conflict:
-                self.queue.add_rate_limited(item)
-            except Exception as e:
-                log.warning("gc sync failed item=%s error=%s", item, e)
-                self.queue.add_rate_limited(item)
-            finally:
-                self.queue.done(item)
+        await run_worker(self.queue, self._sync, log)
+
+    async def _sync(self, item: object) -> None:
+        assert isinstance(item, tuple)
+        kind, uid = str(item[0]), str(item[1])
+        if kind == "dependent":
+            await self._sync_dependent(uid)
+        else:
+            await self._sync_owner(uid)
 
     # -- decisions -----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from ..api.registry import Registry, Resource
 from ..client.discovery import server_resources
 from ..client.informer import Informer
 from ..client.rest import Client, path_for
-from ..client.workqueue import WorkQueue
+from ..client.workqueue import WorkQueue, run_worker
 
 log = logging.getLogger("nanokube.controllers.namespace")
 
@@ -49,20 +49,10 @@ class NamespaceController:
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))
 
     async def _worker(self) -> None:
-        while True:
-            name = await self.queue.get()
-            if name is None:
-                return
-            try:
-                done = await self.sync(str(name))
-                self.queue.forget(name)
-                if not done:
-                    self.queue.add_after(name, RECHECK_SECONDS)
-            except Exception as e:
-                log.warning("namespace sync failed namespace=%s error=%s", name, e)
-                self.queue.add_rate_limited(name)
-            finally:
-                self.queue.done(name)
+        async def sync(name: object) -> float | None:
+            return None if await self.sync(str(name)) else RECHECK_SECONDS
+
+        await run_worker(self.queue, sync, log)
 
     async def sync(self, name: str) -> bool:
         """One pass; True when the namespace is finished (gone or not being deleted)."""

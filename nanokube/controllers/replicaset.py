@@ -21,7 +21,7 @@ from ..api.selectors import label_selector_from_dict
 from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue
+from ..client.workqueue import WorkQueue, run_worker
 
 log = logging.getLogger("nanokube.controllers.replicaset")
 
@@ -161,20 +161,7 @@ class ReplicaSetController:
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))
 
     async def _worker(self) -> None:
-        while True:
-            key = await self.queue.get()
-            if key is None:
-                return
-            try:
-                await self.sync(str(key))
-                self.queue.forget(key)
-            except errors.Conflict:
-                self.queue.add_rate_limited(key)
-            except Exception as e:
-                log.warning("replicaset sync failed key=%s error=%s", key, e)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+        await run_worker(self.queue, lambda key: self.sync(str(key)), log)
 
     async def sync(self, key: str) -> None:
         rs = self.rs.get(key)

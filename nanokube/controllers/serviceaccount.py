@@ -9,7 +9,7 @@ from ..api import errors
 from ..api.registry import Registry
 from ..client.informer import Informer
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue
+from ..client.workqueue import WorkQueue, run_worker
 
 log = logging.getLogger("nanokube.controllers.serviceaccount")
 
@@ -36,18 +36,7 @@ class ServiceAccountController:
             self.queue.add(sa["metadata"].get("namespace"))
 
     async def run(self) -> None:
-        while True:
-            ns = await self.queue.get()
-            if ns is None:
-                return
-            try:
-                await self.sync(str(ns))
-                self.queue.forget(ns)
-            except Exception as e:
-                log.warning("service account sync failed namespace=%s error=%s", ns, e)
-                self.queue.add_rate_limited(ns)
-            finally:
-                self.queue.done(ns)
+        await run_worker(self.queue, lambda ns: self.sync(str(ns)), log)
 
     async def sync(self, namespace: str) -> None:
         assert SERVICE_ACCOUNTS is not None
