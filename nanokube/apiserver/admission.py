@@ -38,7 +38,7 @@ class Admission:
             self._namespace_lifecycle(r, obj)
         if r.crd is None and r.group == "":
             if r.kind == "Service" and opts.subresource == "":
-                self._service(obj, old)
+                self._service(obj, old, reserve=not opts.dry_run)
             elif r.kind == "Pod" and old is None:
                 self._pod(obj)
         return obj
@@ -60,7 +60,7 @@ class Admission:
                          "field": "metadata.namespace"}],
             )
 
-    def _service(self, svc: dict[str, Any], old: dict[str, Any] | None) -> None:
+    def _service(self, svc: dict[str, Any], old: dict[str, Any] | None, reserve: bool = True) -> None:
         spec = svc.setdefault("spec", {})
         meta = svc["metadata"]
         stype = spec.get("type", "ClusterIP")
@@ -77,10 +77,10 @@ class Admission:
             elif old_ip and want and want != old_ip:
                 ip = want  # validation reports the immutable field
             else:
-                ip = self.allocator.allocate_ip(want or None, meta.get("uid"), meta.get("name", ""))
+                ip = self.allocator.allocate_ip(want or None, meta.get("uid"), meta.get("name", ""), reserve)
             spec["clusterIP"] = ip
             spec["clusterIPs"] = [ip]
-        self.allocator.allocate_node_ports(svc, old)
+        self.allocator.allocate_node_ports(svc, old, reserve)
 
     def _pod(self, pod: dict[str, Any]) -> None:
         spec = pod.setdefault("spec", {})

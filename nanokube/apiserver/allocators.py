@@ -73,7 +73,9 @@ class ServiceAllocator:
                     used.add((p.get("protocol", "TCP"), int(p["nodePort"])))
         return used
 
-    def allocate_ip(self, requested: str | None, uid: str | None = None, name: str = "") -> str:
+    def allocate_ip(self, requested: str | None, uid: str | None = None, name: str = "",
+                    reserve: bool = True) -> str:
+        """A free address (or the requested one, checked); `reserve=False` (dry run) only checks."""
         used = self._used_ips(uid)
         if requested:
             try:
@@ -87,7 +89,8 @@ class ServiceAllocator:
             if requested in used:
                 raise _invalid(name, "spec.clusterIPs", [requested],
                                f"failed to allocate IP {requested}: provided IP is already allocated")
-            self.ips.hold(requested)
+            if reserve:
+                self.ips.hold(requested)
             return requested
         size = self.network.num_addresses - 2
         # upstream keeps the low band for static addresses; draw dynamic ones above it
@@ -97,16 +100,18 @@ class ServiceAllocator:
             off = (start + i - low) % (size - low) + low if size > low else (start + i) % size
             ip = str(self.network.network_address + 1 + off)
             if ip not in used:
-                self.ips.hold(ip)
+                if reserve:
+                    self.ips.hold(ip)
                 return ip
         for off in range(low):
             ip = str(self.network.network_address + 1 + off)
             if ip not in used:
-                self.ips.hold(ip)
+                if reserve:
+                    self.ips.hold(ip)
                 return ip
         raise errors.ApiError("Internal error occurred: failed to allocate a serviceIP: range is full")
 
-    def allocate_node_ports(self, svc: dict[str, Any], old: dict[str, Any] | None) -> None:
+    def allocate_node_ports(self, svc: dict[str, Any], old: dict[str, Any] | None, reserve: bool = True) -> None:
         """Fill in nodePorts for NodePort/LoadBalancer Services; check requested ones."""
         spec = svc.get("spec") or {}
         uid = svc["metadata"].get("uid")
@@ -132,7 +137,8 @@ class ServiceAllocator:
                 if (proto, int(n)) in used and (proto, int(n)) not in old_ports:
                     raise _invalid(svc["metadata"].get("name", ""), f"spec.ports[{i}].nodePort", n, "provided port is already allocated")
                 used.add((proto, int(n)))
-                self.ports.hold((proto, int(n)))
+                if reserve:
+                    self.ports.hold((proto, int(n)))
                 continue
             start = self.rand.randrange(lo, hi + 1)
             for k in range(hi - lo + 1):
@@ -140,7 +146,8 @@ class ServiceAllocator:
                 if (proto, cand) not in used:
                     p["nodePort"] = cand
                     used.add((proto, cand))
-                    self.ports.hold((proto, cand))
+                    if reserve:
+                        self.ports.hold((proto, cand))
                     break
             else:
                 raise errors.ApiError("Internal error occurred: failed to allocate a nodePort: range is full")

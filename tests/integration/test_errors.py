@@ -141,3 +141,15 @@ def test_versions_sharing_storage_convert(raw):
     assert code == 201
     code, new, _ = raw.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events/e1")
     assert new["note"] == "hello" and new["regarding"]["name"] == "p" and new["apiVersion"] == "events.k8s.io/v1"
+
+
+def test_dry_run_allocates_no_service_ports_or_ips(raw):
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dry-np"},
+           "spec": {"type": "NodePort", "clusterIP": "10.43.77.77",
+                    "ports": [{"port": 80, "nodePort": 30099}]}}
+    for _ in range(2):
+        code, body, _ = raw.request("POST", "/api/v1/namespaces/default/services?dryRun=All", svc)
+        assert code == 201, body
+    code, body, _ = raw.request("POST", "/api/v1/namespaces/default/services", svc)
+    assert code == 201, body
+    assert body["spec"]["clusterIP"] == "10.43.77.77" and body["spec"]["ports"][0]["nodePort"] == 30099
