@@ -322,12 +322,9 @@ class ResourceHandler:
     async def patch(self, request: web.Request, t: paths.Target, subresource: str = "") -> web.StreamResponse:
         r = t.resource
         assert t.name is not None
-        ct = negotiation.media_type(request.headers.get("Content-Type"))
-        if ct not in negotiation.PATCH_TYPES:
-            raise errors.UnsupportedMediaType(
-                f"the body of the request was in an unknown format - accepted media types include: "
-                f"{', '.join(negotiation.PATCH_TYPES)}"
-            )
+        from ..api import patch as patching
+
+        ct = patching.check_media_type(request.headers.get("Content-Type") or "", strategic_allowed=r.crd is None)
         raw = await read_body(request)
         q = request.query
         dry_run = _dry_run(q)
@@ -339,7 +336,6 @@ class ResourceHandler:
         if "force" in q:
             raise errors.BadRequest("force is only allowed for apply patches (application/apply-patch+yaml)")
         opts = WriteOptions(manager=_field_manager(q, request), dry_run=dry_run, subresource=subresource)
-        from ..api import patch as patching
 
         def mutate(cur: dict[str, Any] | None) -> dict[str, Any]:
             assert cur is not None

@@ -16,12 +16,6 @@ MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's request body limit
 JSON = "application/json"
 YAML = "application/yaml"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
-PATCH_TYPES = (
-    "application/json-patch+json",
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
-    "application/apply-patch+yaml",
-)
 
 try:  # the C loader is many times faster; PyYAML falls back to pure Python without libyaml
     _YamlLoader: Any = yaml.CSafeLoader

@@ -105,7 +105,7 @@ async def _scale(h: ResourceHandler, request: web.Request, t: paths.Target) -> w
             raise errors.UnsupportedMediaType("apply patches are not supported on the scale subresource")
         from ..api import patch as patching
 
-        return patching.apply_patch(ct, scale, raw, None, h.ctx.schema, strategic_allowed=True)
+        return patching.apply_patch(ct, scale, raw, None, h.ctx.schema, strategic_allowed=r.crd is None)
 
     def mutate(cur: dict[str, Any] | None) -> dict[str, Any]:
         assert cur is not None
