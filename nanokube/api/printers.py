@@ -101,7 +101,12 @@ def _selector(sel: Any) -> str:
 
     if not sel:
         return "<none>"
-    s = str(label_selector_from_dict(sel))
+    from .errors import ApiError
+
+    try:
+        s = str(label_selector_from_dict(sel))
+    except ApiError:
+        return "<error>"  # as upstream shows an unparsable selector
     return s or "<none>"
 
 
