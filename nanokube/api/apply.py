@@ -1,254 +1,582 @@
-"""Server-side apply and managedFields (upstream's structured merge, in Python).
+"""Server-side apply and managedFields: which manager owns which field of an object.
 
-Every write records which manager owns which fields: `track_update` for create, update and
-patch (operation Update), `apply` for apply patches (operation Apply). Apply merges the
-applied configuration into the live object by the schema's list and map semantics, removes
-fields the manager applied before but no longer does (unless someone else owns them), and
-refuses with 409 when another manager owns a field the configuration sets to a different
-value — unless forced, which moves ownership.
+Every write records ownership in `metadata.managedFields`, as upstream's field manager does:
+
+- `track_update` (create, update, patch): the writer ("manager") takes the fields its write
+  added or changed, away from whoever owned them, and everyone loses what the write removed.
+  One `Update` entry per (manager, apiVersion, subresource); more than ten fold their oldest
+  into `ancient-changes`.
+- `apply` (apply patches): the applied configuration is merged into the live object by the
+  schema's list and map semantics; fields the manager applied last time and no longer does
+  are removed unless someone else owns them; a field another manager owns and the apply would
+  change is a conflict (409) unless forced, which moves it. Applying the value a field
+  already has shares it without conflict. One `Apply` entry per (manager, subresource).
+
+Details kept from upstream because clients see them: fields of an object that has no
+managedFields go to `before-first-apply` on its first apply; an object whose managedFields
+were cleared is not tracked again until then; a no-op apply keeps the entry's time; the
+server never records identity fields (name, uid, resourceVersion, ...); `kubectl` applying
+over a client-side-applied object may take the fields its last-applied annotation still
+describes, and that annotation is kept up to date when present.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
+import functools
+from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors
+import orjson
+
+from . import errors, protobuf
 from . import fieldpath as fp
-from .fieldpath import Path
-from .schema import Node, Schema, list_semantics
+from .fieldpath import FieldSet, Path
+from .schema import Node, Schema
+from .typed import Typed, ValidationErrors
 
 Obj = dict[str, Any]
 
-# never tracked: identity and bookkeeping the server owns
-_IGNORED: tuple[Path, ...] = tuple(
-    (("f", "metadata"), ("f", f),) for f in (
-        "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
-        "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName")
-) + ((("f", "apiVersion"),), (("f", "kind"),))
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+BEFORE_FIRST_APPLY = "before-first-apply"
+ANCIENT_CHANGES = "ancient-changes"
 MAX_UPDATE_ENTRIES = 10
 
 
-def _ignored(path: Path, reset: list[Path]) -> bool:
-    return any(path[: len(prefix)] == prefix for prefix in (*_IGNORED, *reset))
+# --- managedFields entries -----------------------------------------------------------------
 
 
-_IGNORED_META = {p[1][1] for p in _IGNORED if len(p) == 2}
+@dataclass
+class Entry:
+    manager: str
+    operation: str
+    api_version: str
+    subresource: str = ""
+    time: str | None = None
+    fields: FieldSet = field(default_factory=set)
+    # the set as read from the wire: an entry nobody touched is written back from cache
+    read: frozenset[Path] | None = None
+
+    def copy(self) -> Entry:
+        return Entry(
+            self.manager, self.operation, self.api_version, self.subresource, self.time, set(self.fields), self.read
+        )
+
+    def fields_v1(self) -> dict[str, Any]:
+        if self.read is not None and self.fields == self.read:
+            out: dict[str, Any] = orjson.loads(_encoded(self.read))
+            return out
+        return fp.encode(self.fields)
 
 
-def _owned(schema: Schema, node: Node | None, obj: Any, reset: list[Path]) -> set[Path]:
-    """The fields a manager can own: without identity, bookkeeping and reset fields.
-
-    They are cut from a shallow copy before walking, rather than filtered path by path."""
-    if not isinstance(obj, dict):
-        return set()
-    trimmed = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    meta = trimmed.get("metadata")
-    if isinstance(meta, dict):
-        kept = {k: v for k, v in meta.items() if k not in _IGNORED_META}
-        if kept:
-            trimmed["metadata"] = kept
-        else:
-            del trimmed["metadata"]
-    deep_resets = []
-    for r in reset:
-        if len(r) == 1:
-            trimmed.pop(r[0][1], None)
-        else:
-            deep_resets.append(r)
-    paths = fp.fields_of(schema, node, trimmed)
-    if deep_resets:
-        paths = {p for p in paths if not _ignored(p, deep_resets)}
-    return paths
+@functools.lru_cache(maxsize=4096)
+def _decoded(raw: bytes) -> frozenset[Path]:
+    return frozenset(fp.decode(orjson.loads(raw)))
 
 
-def _reset_paths(reset_fields: list[tuple[str, ...]] | None) -> list[Path]:
-    return [tuple(("f", f) for f in r) for r in reset_fields or []]
+@functools.lru_cache(maxsize=4096)
+def _encoded(fields: frozenset[Path]) -> bytes:
+    return orjson.dumps(fp.encode(fields))
 
 
-def _entries(obj: Obj | None) -> list[dict[str, Any]]:
-    if not obj:
-        return []
-    return [dict(e) for e in (obj.get("metadata") or {}).get("managedFields") or [] if isinstance(e, dict)]
+Managed = dict[str, Entry]
 
 
-def _same_entry(e: dict[str, Any], manager: str, operation: str, subresource: str) -> bool:
-    return (e.get("manager") == manager and e.get("operation") == operation
-            and (e.get("subresource") or "") == subresource)
+def identity(manager: str, operation: str, api_version: str, subresource: str = "") -> str:
+    """Upstream's key for an entry: appliers are one entry whatever the version they used."""
+    parts = []
+    if manager:
+        parts.append(f'"manager":{fp.go_json(manager)}')
+    parts.append(f'"operation":{fp.go_json(operation)}')
+    if api_version and operation != "Apply":
+        parts.append(f'"apiVersion":{fp.go_json(api_version)}')
+    if subresource:
+        parts.append(f'"subresource":{fp.go_json(subresource)}')
+    return "{" + ",".join(parts) + "}"
 
 
-def _finish(obj: Obj, entries: list[dict[str, Any]], sets: list[set[Path]], result: Obj) -> Obj:
-    out = []
-    for e, s in zip(entries, sets):
-        s = {p for p in s if fp.exists(result, p[:-1] if p and p[-1] == fp.SELF else p)}
-        if not s:
+def decode_managed(raw: Any) -> Managed:
+    """managedFields as entries by identity; ValueError for what upstream refuses to read."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise ValueError("managedFields must be a list")
+    out: Managed = {}
+    for i, e in enumerate(raw):
+        if not isinstance(e, dict):
+            raise ValueError(f"managed fields entry {i} is not an object")
+        op = e.get("operation") or ""
+        if op not in ("Apply", "Update"):
+            raise ValueError("operation must be `Apply` or `Update`")
+        api_version = e.get("apiVersion") or ""
+        if not api_version:
+            raise ValueError("apiVersion must not be empty")
+        ftype = e.get("fieldsType") or ""
+        if not ftype:
+            raise ValueError(f"missing fieldsType in managed fields entry {i}")
+        if ftype != "FieldsV1":
+            raise ValueError(f"invalid fieldsType {fp.go_quote(str(ftype))} in managed fields entry {i}")
+        manager, sub = str(e.get("manager") or ""), str(e.get("subresource") or "")
+        read = _decoded(orjson.dumps(e.get("fieldsV1") or {}))
+        out[identity(manager, op, api_version, sub)] = Entry(
+            manager, op, api_version, sub, e.get("time") or None, set(read), read
+        )
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _seconds(t: str | None) -> int:
+    if not t:
+        return 0
+    try:
+        return int(datetime.datetime.fromisoformat(t).timestamp())
+    except ValueError:
+        return 0
+
+
+def encode_managed(managed: Managed) -> list[dict[str, Any]] | None:
+    """The wire form, ordered as upstream: Apply first, then by time, manager, version."""
+    rows = []
+    for e in managed.values():
+        row: dict[str, Any] = {}
+        if e.manager:
+            row["manager"] = e.manager
+        row["operation"] = e.operation
+        row["apiVersion"] = e.api_version
+        if e.time:
+            row["time"] = e.time
+        row["fieldsType"] = "FieldsV1"
+        row["fieldsV1"] = e.fields_v1()
+        if e.subresource:
+            row["subresource"] = e.subresource
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (
+            r["operation"],
+            _seconds(r.get("time")),
+            r.get("manager", ""),
+            r["apiVersion"],
+            r.get("subresource", ""),
+        )
+    )
+    return rows or None
+
+
+def _drop_empty(managed: Managed) -> None:
+    for ident in [i for i, e in managed.items() if not e.fields]:
+        del managed[ident]
+
+
+def _cap(managed: Managed) -> None:
+    """More than ten Update entries: the oldest merge, per apiVersion, into "ancient-changes"."""
+    updaters = [i for i, e in managed.items() if e.operation != "Apply"]
+    if len(updaters) <= MAX_UPDATE_ENTRIES:
+        return
+    updaters.sort(key=lambda i: (_seconds(managed[i].time), i))
+    first: dict[str, str] = {}
+    length = len(updaters)
+    for ident in updaters:
+        if length <= MAX_UPDATE_ENTRIES:
+            break
+        e = managed[ident]
+        bucket = identity(ANCIENT_CHANGES, "Update", e.api_version)
+        if e.api_version not in first:
+            first[e.api_version] = ident
             continue
-        e["fieldsType"] = "FieldsV1"
-        e["fieldsV1"] = fp.encode(s)
-        out.append(e)
-    out = _cap_updates(out)
-    meta = dict(result.get("metadata") or {})
-    if out:
-        meta["managedFields"] = out
+        if bucket not in managed:
+            oldest = managed.pop(first[e.api_version])
+            managed[bucket] = Entry(ANCIENT_CHANGES, "Update", e.api_version, "", oldest.time, oldest.fields)
+        b = managed[bucket]
+        b.fields = e.fields | b.fields
+        b.time = e.time
+        del managed[ident]
+        length -= 1
+
+
+# --- the objects as compared ---------------------------------------------------------------
+
+
+def _view(obj: Obj) -> Obj:
+    """The object without its managedFields (they are no field anybody owns)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        obj = dict(obj)
+        obj["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return obj
+
+
+def _pb_field(number: int, payload: bytes) -> bytes:
+    n, size = len(payload), bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        size.append(byte | (0x80 if n else 0))
+        if not n:
+            break
+    return bytes([(number << 3) | 2]) + bytes(size) + payload
+
+
+@functools.lru_cache(maxsize=512)
+def _zero_json(api_version: str, kind: str) -> bytes | None:
+    if not kind or protobuf.message_for(api_version, kind) is None:
+        return None
+    type_meta = _pb_field(1, api_version.encode()) + _pb_field(2, kind.encode())
+    try:
+        return orjson.dumps(protobuf.decode(protobuf.MAGIC + _pb_field(1, type_meta)))
+    except errors.ApiError:
+        return None
+
+
+def _zero(api_version: str, kind: str) -> tuple[Obj, bool]:
+    """(the empty object a create starts from, whether the kind is built in).
+
+    A built-in object is a Go struct: its nested structs and non-omitempty fields exist
+    even when empty, so a create does not "add" them. A custom resource starts empty."""
+    raw = _zero_json(api_version, kind)
+    if raw is None:
+        return {"apiVersion": api_version, "kind": kind}, False
+    out: Obj = orjson.loads(raw)
+    return out, True
+
+
+def _kind(obj: Obj | None, node: Node | None, api_version: str) -> str:
+    if obj and isinstance(obj.get("kind"), str) and obj["kind"]:
+        return str(obj["kind"])
+    group, _, version = api_version.rpartition("/")
+    for gvk in (node or {}).get("x-kubernetes-group-version-kind") or ():
+        if gvk.get("group", "") == group and gvk.get("version") == version:
+            return str(gvk.get("kind") or "")
+    return ""
+
+
+def _reset(reset_fields: list[tuple[str, ...]] | None) -> list[Path]:
+    return [tuple(("f", name) for name in r) for r in reset_fields or () if r]
+
+
+# --- updates -------------------------------------------------------------------------------
+
+
+def _record_update(
+    typed: Typed,
+    live: Obj,
+    new: Obj,
+    managed: Managed,
+    manager: str,
+    operation: str,
+    api_version: str,
+    subresource: str,
+    now: str,
+    reset: list[Path],
+) -> None:
+    """What an update changed goes to `manager`; nobody keeps what it changed or removed."""
+    added, modified, removed = typed.compare(live, new)
+    changed = fp.recursive_difference(added | modified, reset)
+    removed = fp.recursive_difference(removed, reset)
+    for e in managed.values():
+        e.fields -= changed
+        e.fields -= removed
+    _drop_empty(managed)
+    mine = {p for p in changed if p not in fp.STRIPPED}
+    if not mine:
+        return
+    ident = identity(manager, operation, api_version, subresource)
+    prev = managed.get(ident)
+    managed[ident] = Entry(manager, operation, api_version, subresource, now, mine | prev.fields if prev else mine)
+
+
+def _is_reset(raw: Any) -> bool:
+    """`managedFields: []` or `[{}]` in a write clears the record."""
+    if isinstance(raw, list) and not raw:
+        return True
+    return (
+        isinstance(raw, list)
+        and len(raw) == 1
+        and isinstance(raw[0], dict)
+        and all(v in (None, "") for v in raw[0].values())
+    )
+
+
+def _decoded_or_empty(raw: Any) -> Managed:
+    try:
+        return decode_managed(raw)
+    except ValueError:
+        return {}
+
+
+def _base_for_update(old: Obj | None, incoming: Any, subresource: str) -> Managed:
+    """The entries an update starts from: the writer's own when valid, else the live ones."""
+    live_raw = ((old or {}).get("metadata") or {}).get("managedFields")
+    if subresource:
+        return _decoded_or_empty(live_raw)
+    if _is_reset(incoming):
+        return {}
+    sent = _decoded_or_empty(incoming) if incoming is not None else {}
+    return sent or _decoded_or_empty(live_raw)
+
+
+def track_update(
+    old: Obj | None,
+    new: Obj,
+    *,
+    manager: str,
+    schema: Schema,
+    node: Node | None,
+    api_version: str,
+    now: str,
+    subresource: str = "",
+    operation: str = "Update",
+    reset_fields: list[tuple[str, ...]] | None = None,
+) -> Obj:
+    """`new` with managedFields updated for a create (old None), update or patch by `manager`.
+
+    `reset_fields` are field paths this write may not own (status for the main resource of a
+    kind with a status subresource; everything but status for the status subresource)."""
+    meta = dict(new.get("metadata") or {})
+    incoming = meta.pop("managedFields", None)
+    result = dict(new)
+    result["metadata"] = meta
+    managed = _base_for_update(old, incoming, subresource)
+    if not managed and old is not None:
+        return result  # an object whose record was cleared is not tracked until it is applied
+    typed = Typed(schema, node)
+    live = _view(old) if old is not None else _zero(api_version, _kind(new, node, api_version))[0]
+    _record_update(
+        typed,
+        live,
+        _view(new),
+        managed,
+        manager or "unknown",
+        operation,
+        api_version,
+        subresource,
+        now,
+        _reset(reset_fields),
+    )
+    _cap(managed)
+    encoded = encode_managed(managed)
+    if encoded:
+        meta["managedFields"] = encoded
+    return result
+
+
+# --- apply ---------------------------------------------------------------------------------
+
+
+class _Conflicts(Exception):
+    def __init__(self, items: list[tuple[str, Path]]) -> None:
+        super().__init__(len(items))
+        self.items = items
+
+
+def _conflicts(found: dict[str, FieldSet]) -> _Conflicts:
+    return _Conflicts([(ident, p) for ident in sorted(found) for p in fp.iterate(found[ident])])
+
+
+def _print_manager(ident: str) -> str:
+    e = orjson.loads(ident)
+    out = fp.go_quote(e.get("manager", ""))
+    if e.get("subresource"):
+        out += f" with subresource {fp.go_quote(e['subresource'])}"
+    if e.get("operation") == "Update":
+        out += f" using {e.get('apiVersion', '')}"
+    return out
+
+
+def _conflict_error(c: _Conflicts) -> errors.Conflict:
+    causes = [
+        {"reason": "FieldManagerConflict", "message": f"conflict with {_print_manager(i)}", "field": fp.path_string(p)}
+        for i, p in c.items
+    ]
+    if len(c.items) == 1:
+        ident, p = c.items[0]
+        message = f"Apply failed with 1 conflict: conflict with {_print_manager(ident)}: {fp.path_string(p)}"
     else:
-        meta.pop("managedFields", None)
+        by_manager: dict[str, list[Path]] = {}
+        for ident, p in c.items:
+            by_manager.setdefault(ident, []).append(p)
+        lines = []
+        for ident in sorted(by_manager):
+            lines.append(f"conflicts with {_print_manager(ident)}:")
+            lines.extend(f"- {fp.path_string(p)}" for p in by_manager[ident])
+        message = f"Apply failed with {len(c.items)} conflicts: " + "\n".join(lines)
+    return errors.Conflict(message, causes=causes)
+
+
+def _prune(typed: Typed, merged: Obj, managed: Managed, last: FieldSet) -> Obj:
+    """Remove what the applier set last time and nobody sets any more."""
+    named_last = typed.with_named_parents(last)
+    owned: FieldSet = set()
+    for e in managed.values():
+        owned |= e.fields
+    merged_fields = typed.with_named_parents(typed.field_set(merged))
+    first = typed.remove(merged, named_last)
+    kept = typed.with_named_parents(typed.field_set(first)) | typed.with_named_parents(owned)
+    second = typed.remove(merged, merged_fields - kept)
+    gone = merged_fields - typed.with_named_parents(typed.field_set(second))
+    out = typed.remove(merged, gone & named_last)
+    return out if isinstance(out, dict) else {}
+
+
+def _apply_once(
+    typed: Typed,
+    live: Obj,
+    config: Obj,
+    managed: Managed,
+    manager: str,
+    api_version: str,
+    subresource: str,
+    force: bool,
+    now: str,
+    reset: list[Path],
+) -> tuple[Obj, Managed]:
+    managed = {i: e.copy() for i, e in managed.items()}
+    merged = typed.merge(live, config)
+    if not isinstance(merged, dict):
+        merged = {}
+    ident = identity(manager, "Apply", api_version, subresource)
+    last = managed.get(ident)
+    managed[ident] = Entry(
+        manager,
+        "Apply",
+        api_version,
+        subresource,
+        last.time if last else None,
+        fp.recursive_difference(typed.field_set(config), reset),
+    )
+    if last is not None and last.fields:
+        merged = _prune(typed, merged, managed, last.fields)
+    added, modified, removed = typed.compare(live, merged)
+    changed = fp.recursive_difference(added | modified, reset)
+    removed = fp.recursive_difference(removed, reset)
+    found = {i: e.fields & changed for i, e in managed.items() if i != ident and e.fields & changed}
+    if found and not force:
+        raise _conflicts(found)
+    for i, e in managed.items():
+        if i != ident:
+            e.fields -= changed
+            e.fields -= removed
+    _drop_empty(managed)
+    noop = merged == live
+    mine = managed.get(ident)
+    if mine is not None:
+        if not noop:
+            mine.time = now
+        mine.fields = {p for p in mine.fields if p not in fp.STRIPPED}
+        if not mine.fields:
+            del managed[ident]
+    return (live if noop else merged), managed
+
+
+def _allowed_by_last_applied(typed: Typed, live: Obj, api_version: str) -> FieldSet | None:
+    """Fields `kubectl` may take over: those its client-side last-applied configuration
+    still describes exactly as they are."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text or not isinstance(text, str):
+        return None
+    try:
+        last = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(last, dict) or last.get("apiVersion") != api_version:
+        return None
+    try:
+        typed.validate(last)
+    except ValidationErrors:
+        return None
+    added, modified, removed = typed.compare(last, live)
+    return typed.field_set(last) - modified - added - removed
+
+
+def _last_applied_text(config: Obj) -> str:
+    cfg = copy.deepcopy(config)
+    meta = cfg.get("metadata")
+    if isinstance(meta, dict) and "annotations" in meta:
+        ann = meta["annotations"]
+        if isinstance(ann, dict):
+            meta["annotations"] = {k: v for k, v in ann.items() if k != LAST_APPLIED}
+        else:
+            del meta["annotations"]
+    return fp.go_json(cfg) + "\n"
+
+
+def _gvk(api_version: Any, kind: Any) -> str:
+    group, _, version = str(api_version or "").rpartition("/")
+    return f"{group}/{version}, Kind={kind or ''}"
+
+
+def apply(
+    live: Obj | None,
+    applied: Obj,
+    *,
+    manager: str,
+    force: bool,
+    schema: Schema,
+    node: Node | None,
+    api_version: str,
+    now: str,
+    subresource: str = "",
+    reset_fields: list[tuple[str, ...]] | None = None,
+) -> Obj:
+    """The object after `manager` applies `applied` (creating it when `live` is None).
+
+    Raises Conflict (409, one cause per field) when another manager owns a field this apply
+    would change and `force` is false; BadRequest for a configuration that names another
+    type or carries managedFields."""
+    kind = applied.get("kind")
+    if applied.get("apiVersion") != api_version or (live is not None and live.get("kind") not in (None, kind)):
+        raise errors.BadRequest(f"invalid object type: {_gvk(applied.get('apiVersion'), kind)}")
+    ameta = applied.get("metadata")
+    if isinstance(ameta, dict) and ameta.get("managedFields") is not None:
+        raise errors.BadRequest("metadata.managedFields must be nil")
+    typed = Typed(schema, node)
+    try:
+        typed.validate(applied)
+    except ValidationErrors as e:
+        meta = ameta if isinstance(ameta, dict) else {}
+        where = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}; {_gvk(api_version, kind)}"
+        raise errors.InternalError(f"failed to create typed patch object ({where}): {e}") from None
+    reset = _reset(reset_fields)
+    config = copy.deepcopy(applied)
+    zero, builtin = _zero(api_version, str(kind or ""))
+    if live is None:
+        view: Obj = {"apiVersion": api_version, "kind": kind}
+        managed: Managed = {}
+    else:
+        view = copy.deepcopy(_view(live))
+        try:
+            managed = decode_managed((live.get("metadata") or {}).get("managedFields"))
+        except ValueError as e:
+            raise errors.InternalError(f"failed to decode managed fields: {e}") from None
+        if not managed:
+            # the fields of an object nobody applied before belong to whoever made it
+            _record_update(
+                typed, zero, view, managed, BEFORE_FIRST_APPLY, "Update", api_version, subresource, now, reset
+            )
+            _cap(managed)
+    who = manager or "unknown"
+    try:
+        result, managed = _apply_once(typed, view, config, managed, who, api_version, subresource, force, now, reset)
+    except _Conflicts as c:
+        allowed = _allowed_by_last_applied(typed, view, api_version) if manager == "kubectl" else None
+        if allowed is None:
+            raise _conflict_error(c) from None
+        rest = [(i, p) for i, p in c.items if p not in allowed]
+        if rest:
+            raise _conflict_error(_Conflicts(rest)) from None
+        result, managed = _apply_once(typed, view, config, managed, who, api_version, subresource, True, now, reset)
+    if builtin and result is not view:
+        result = typed.drop_new_nulls(result, view)
+    result = dict(result)
+    meta = dict(result.get("metadata") or {})
+    annotations = meta.get("annotations")
+    if manager == "kubectl" and isinstance(annotations, dict) and annotations.get(LAST_APPLIED):
+        meta["annotations"] = {**annotations, LAST_APPLIED: _last_applied_text(applied)}
+    meta.pop("managedFields", None)
+    encoded = encode_managed(managed)
+    if encoded:
+        meta["managedFields"] = encoded
     result["metadata"] = meta
     return result
 
 
-def _cap_updates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """More than ten Update entries: the oldest fold into one "ancient-changes" entry."""
-    updates = [e for e in entries if e.get("operation") == "Update"]
-    if len(updates) <= MAX_UPDATE_ENTRIES:
-        return entries
-    updates.sort(key=lambda e: e.get("time") or "")
-    old = updates[: len(updates) - MAX_UPDATE_ENTRIES + 1]
-    merged: set[Path] = set()
-    for e in old:
-        merged |= fp.decode(e.get("fieldsV1"))
-    keep = [e for e in entries if not any(e is o for o in old)]
-    keep.append({"manager": "ancient-changes", "operation": "Update", "time": old[-1].get("time"),
-                 "fieldsType": "FieldsV1", "fieldsV1": fp.encode(merged)})
-    return keep
-
-
-def track_update(
-    old: Obj | None, new: Obj, *, manager: str, schema: Schema, node: Node | None, api_version: str,
-    now: str, subresource: str = "", operation: str = "Update",
-    reset_fields: list[tuple[str, ...]] | None = None,
-) -> Obj:
-    """`new` with managedFields updated for a non-apply write by `manager`."""
-    reset = _reset_paths(reset_fields)
-    new_fields = _owned(schema, node, new, reset)
-    if old is None:
-        changed = new_fields
-        removed: set[Path] = set()
-    else:
-        old_fields = _owned(schema, node, old, reset)
-        changed = {p for p in new_fields if fp.get(new, p) != fp.get(old, p) or p not in old_fields}
-        removed = old_fields - new_fields
-    # entries the client sent are ignored unless they are being reset explicitly
-    incoming = (new.get("metadata") or {}).get("managedFields")
-    base = old if old is not None else None
-    entries = _entries(base)
-    if incoming is not None and old is not None and incoming != (old.get("metadata") or {}).get("managedFields"):
-        entries = [dict(e) for e in incoming if isinstance(e, dict)] if incoming else []
-    sets = [fp.decode(e.get("fieldsV1")) for e in entries]
-    for s in sets:
-        s -= changed
-        s -= removed
-    idx = next((i for i, e in enumerate(entries) if _same_entry(e, manager, operation, subresource)), None)
-    if changed:
-        if idx is None:
-            entry: dict[str, Any] = {"manager": manager, "operation": operation, "apiVersion": api_version,
-                                     "time": now}
-            if subresource:
-                entry["subresource"] = subresource
-            entries.append(entry)
-            sets.append(set(changed))
-        else:
-            entries[idx].update({"apiVersion": api_version, "time": now})
-            sets[idx] |= changed
-    result = dict(new)
-    return _finish(new, entries, sets, result)
-
-
-def _merge(schema: Schema, node: Node | None, live: Any, applied: Any) -> Any:
-    n = schema.resolve(node) if node is not None else None
-    if isinstance(applied, dict) and isinstance(live, dict) and not (n and n.get("x-kubernetes-map-type") == "atomic"):
-        out = dict(live)
-        for k, v in applied.items():
-            child = schema.child(n, k) if n is not None else None
-            out[k] = _merge(schema, child, live.get(k), v) if k in live else copy.deepcopy(v)
-        return out
-    if isinstance(applied, list) and isinstance(live, list) and n is not None:
-        kind, keys = list_semantics(n)
-        items = schema.items(n)
-        if kind == "map" and keys and all(isinstance(x, dict) for x in applied + live):
-            merged = [copy.deepcopy(x) for x in live]
-            for item in applied:
-                k = fp.key_of(item, keys)
-                idx = next((i for i, x in enumerate(merged) if fp.key_of(x, keys) == k), None)
-                if idx is None:
-                    merged.append(copy.deepcopy(item))
-                else:
-                    merged[idx] = _merge(schema, items, merged[idx], item)
-            return merged
-        if kind == "set":
-            return list(live) + [copy.deepcopy(x) for x in applied if x not in live]
-    return copy.deepcopy(applied)
-
-
-def apply(
-    live: Obj | None, applied: Obj, *, manager: str, force: bool, schema: Schema, node: Node | None,
-    api_version: str, now: str, subresource: str = "",
-    reset_fields: list[tuple[str, ...]] | None = None,
-) -> Obj:
-    """The object after `manager` applies `applied`; raises 409 on conflicts unless forced."""
-    reset = _reset_paths(reset_fields)
-    applied = copy.deepcopy(applied)
-    applied_fields = _owned(schema, node, applied, reset)
-    entries = _entries(live)
-    sets = [fp.decode(e.get("fieldsV1")) for e in entries]
-    mine = next((i for i, e in enumerate(entries) if _same_entry(e, manager, "Apply", subresource)), None)
-    base = live if live is not None else {}
-    conflicts: list[tuple[Path, dict[str, Any]]] = []
-    for i, (e, s) in enumerate(zip(entries, sets)):
-        if i == mine:
-            continue
-        for p in applied_fields & s:
-            if p[-1] == fp.SELF:
-                continue
-            if fp.get(base, p) != fp.get(applied, p):
-                conflicts.append((p, e))
-    if conflicts and not force:
-        raise _conflict_error(conflicts)
-    taken = {p for p, _ in conflicts}
-    for i, s in enumerate(sets):
-        if i != mine:
-            s -= taken
-    result = _merge(schema, node, copy.deepcopy(base), applied) if live is not None else applied
-    if mine is not None:
-        others: set[Path] = set()
-        for i, s in enumerate(sets):
-            if i != mine:
-                others |= s
-        # whole list items first; what lay inside them is gone with them
-        for p in sorted(sets[mine] - applied_fields, key=lambda p: len(p) - (p[-1] == fp.SELF)):
-            if p not in others and not _ignored(p, reset):
-                fp.remove(result, p)
-    entry: dict[str, Any] = {"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now}
-    if subresource:
-        entry["subresource"] = subresource
-    if mine is None:
-        entries.append(entry)
-        sets.append(applied_fields)
-    else:
-        entries[mine] = entry
-        sets[mine] = applied_fields
-    # identity the apply configuration carries is kept from the live object
-    if live is not None:
-        meta = dict(result.get("metadata") or {})
-        for f in ("uid", "resourceVersion", "creationTimestamp", "generation"):
-            if f in (live.get("metadata") or {}):
-                meta[f] = live["metadata"][f]
-        result["metadata"] = meta
-    return _finish(result, entries, sets, result)
-
-
-def _conflict_error(conflicts: list[tuple[Path, dict[str, Any]]]) -> errors.Conflict:
-    causes = []
-    lines = []
-    for p, e in sorted(conflicts, key=lambda c: (c[1].get("manager", ""), fp.render(c[0]))):
-        who = f'conflict with "{e.get("manager")}"'
-        if e.get("apiVersion"):
-            who += f" using {e['apiVersion']}"
-        field = fp.render(p)
-        causes.append({"reason": "FieldManagerConflict", "message": who, "field": field})
-        lines.append(f"{who}: {field}")
-    n = len(conflicts)
-    if n == 1:
-        message = f"Apply failed with 1 conflict: {lines[0]}"
-    else:
-        message = f"Apply failed with {n} conflicts: " + "\n".join(lines)
-    return errors.Conflict(message, causes=causes)
+__all__ = ["Entry", "apply", "decode_managed", "encode_managed", "identity", "track_update"]

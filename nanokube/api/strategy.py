@@ -130,3 +130,14 @@ def prepare_update(
         meta.pop("generation", None)
     out["metadata"] = meta
     return out
+
+
+def reset_fields(resource: Resource, subresource: str) -> list[tuple[str, ...]]:
+    """Fields a writer through this endpoint does not own (managed-fields tracking and apply):
+    the main resource does not own status when the kind has a status subresource, and a
+    status write owns nothing but status (spec and metadata stay as they were)."""
+    if subresource == "" and resource.has_status():
+        return [("status",)]
+    if subresource == "status":
+        return [("spec",), ("metadata",)]
+    return []

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api import errors
+from ..api import errors, strategy
 from ..api.registry import Resource
 from . import negotiation, paths, watch
 from .context import Context
@@ -403,6 +403,7 @@ class ResourceHandler:
             result = ssa.apply(
                 live, target, manager=manager, force=force, schema=self.ctx.schema, node=node,
                 api_version=r.group_version, now=self.ctx.objects.now(), subresource=subresource,
+                reset_fields=strategy.reset_fields(r, subresource),
             )
             return self._to_storage(r, result)
 

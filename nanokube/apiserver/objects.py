@@ -144,7 +144,8 @@ class Objects:
     # -- create ----------------------------------------------------------------------------
 
     async def create(
-        self, r: Resource, namespace: str | None, obj: dict[str, Any], opts: WriteOptions
+        self, r: Resource, namespace: str | None, obj: dict[str, Any], opts: WriteOptions,
+        operation: str = "Update",
     ) -> dict[str, Any]:
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -165,7 +166,7 @@ class Objects:
             candidate = strategy.prepare_create(r, candidate, uid=str(uuid.uuid4()), now=self.now())
             candidate = await self._prepare(r, candidate, None, opts)
             if self.track_fields:
-                candidate = self.track_fields(r, None, candidate, opts, "Update")
+                candidate = self.track_fields(r, None, candidate, opts, operation)
             cname = candidate["metadata"].get("name") or ""
             key = r.key(namespace, cname)
             if opts.dry_run:
@@ -215,7 +216,7 @@ class Objects:
             if old is None:
                 if want_rv:
                     raise errors.not_found(r.plural, name, r.group)
-                created = await self.create(r, namespace, desired, opts)
+                created = await self.create(r, namespace, desired, opts, operation)
                 return created, True
             old_meta = old["metadata"]
             if want_rv and want_rv != old_meta.get("resourceVersion"):

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import errors
+from ..api import errors, strategy
 from ..api import schema as schemalib
 from ..api.registry import Registry
 from ..storage.interface import Store
@@ -156,12 +156,7 @@ def _install_builtin_hooks(objects: Objects, schema: schemalib.Schema) -> None:
         if operation == "Apply" or not opts.manager:
             return new
         node = schema.for_kind(r.group, r.version, r.kind) if r.crd is None else crdlib.version_schema(r.crd, r.version)
-        # the main resource does not own status, the status subresource owns nothing else
-        reset: list[tuple[str, ...]] = []
-        if opts.subresource == "" and r.has_status():
-            reset = [("status",)]
-        elif opts.subresource == "status":
-            reset = [("spec",), ("metadata",)]
+        reset = strategy.reset_fields(r, opts.subresource)
         return ssa.track_update(
             old, new, manager=opts.manager, schema=schema, node=node, api_version=r.group_version,
             now=objects.now(), subresource=opts.subresource if opts.subresource in ("status", "scale") else "",

@@ -117,7 +117,8 @@ async def _scale(h: ResourceHandler, request: web.Request, t: paths.Target) -> w
             ], group="autoscaling")
         return _with_replicas(r, cur, replicas)
 
-    opts = WriteOptions(manager=_field_manager(request.query, request), dry_run=_dry_run(request.query))
+    opts = WriteOptions(manager=_field_manager(request.query, request), dry_run=_dry_run(request.query),
+                        subresource="scale")
     result, _ = await h.ctx.objects.update(
         r, t.namespace, t.name, mutate, opts, pinned_rv=lambda o: pinned[0]
     )
