@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import time
 from typing import Any
 
 from ..api import errors
@@ -22,79 +21,15 @@ from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
+from .expectations import Expectations
+from .podutil import controller_of, controller_ref, deletion_rank, pod_is_active, pod_is_available, pod_is_ready
 
 log = logging.getLogger("nanokube.controllers.replicaset")
 
 _REG = Registry()
 PODS = _REG.require("", "v1", "pods")
 REPLICASETS = _REG.require("apps", "v1", "replicasets")
-EXPECTATIONS_TIMEOUT = 300.0
 Obj = dict[str, Any]
-
-
-def controller_of(obj: Obj) -> dict[str, Any] | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return dict(ref)
-    return None
-
-
-def pod_is_active(pod: Obj) -> bool:
-    phase = (pod.get("status") or {}).get("phase")
-    return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
-
-
-def pod_is_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
-def pod_is_available(pod: Obj, min_ready_seconds: int, now: datetime.datetime) -> bool:
-    if not pod_is_ready(pod):
-        return False
-    if min_ready_seconds <= 0:
-        return True
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready" and c.get("lastTransitionTime"):
-            since = datetime.datetime.fromisoformat(c["lastTransitionTime"].replace("Z", "+00:00"))
-            return (now - since).total_seconds() >= min_ready_seconds
-    return False
-
-
-def deletion_rank(pod: Obj) -> tuple[int, int, int, int]:
-    """Which pods go first when scaling down (upstream's order, simplified): unassigned before
-    assigned, pending before unknown before running, not ready before ready, most restarts."""
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", ""), 0)
-    restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
-    return (1 if spec.get("nodeName") else 0, phase_rank, 1 if pod_is_ready(pod) else 0, -restarts)
-
-
-class Expectations:
-    """Pods this controller created or deleted but has not yet seen come or go."""
-
-    def __init__(self, clock: Any = time.monotonic) -> None:
-        self.clock = clock
-        self._pending: dict[str, tuple[int, int, float]] = {}
-
-    def expect(self, key: str, adds: int = 0, deletes: int = 0) -> None:
-        a, d, _ = self._pending.get(key, (0, 0, 0.0))
-        self._pending[key] = (a + adds, d + deletes, self.clock())
-
-    def observed(self, key: str, added: bool) -> None:
-        if key in self._pending:
-            a, d, t = self._pending[key]
-            self._pending[key] = (max(a - 1, 0), d, t) if added else (a, max(d - 1, 0), t)
-
-    def satisfied(self, key: str) -> bool:
-        entry = self._pending.get(key)
-        if entry is None:
-            return True
-        a, d, t = entry
-        return (a <= 0 and d <= 0) or self.clock() - t > EXPECTATIONS_TIMEOUT
-
-    def forget(self, key: str) -> None:
-        self._pending.pop(key, None)
 
 
 class ReplicaSetController:
@@ -235,9 +170,7 @@ class ReplicaSetController:
             "metadata": {
                 "generateName": f"{meta['name']}-", "namespace": meta["namespace"],
                 "labels": dict(tmeta.get("labels") or {}),
-                "ownerReferences": [{"apiVersion": rs.get("apiVersion", "apps/v1"), "kind": self.resource.kind,
-                                     "name": meta["name"], "uid": meta["uid"], "controller": True,
-                                     "blockOwnerDeletion": True}],
+                "ownerReferences": [self._ref(rs)],
             },
             "spec": tpl.get("spec") or {},
         }
@@ -246,11 +179,12 @@ class ReplicaSetController:
         created = await self.client.create(PODS, pod, meta["namespace"], field_manager="replicaset-controller")
         self.events.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
 
+    def _ref(self, rs: Obj) -> Obj:
+        return controller_ref(rs, self.resource.kind, self.resource.group_version)
+
     async def _adopt(self, rs: Obj, pod: Obj) -> bool:
-        meta = rs["metadata"]
         refs = list(pod["metadata"].get("ownerReferences") or [])
-        refs.append({"apiVersion": rs.get("apiVersion", "apps/v1"), "kind": self.resource.kind, "name": meta["name"],
-                     "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True})
+        refs.append(self._ref(rs))
         try:
             await self.client.patch(PODS, pod["metadata"]["name"],
                                     {"metadata": {"ownerReferences": refs, "uid": pod["metadata"]["uid"],
