@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import copy
 import secrets
+from fractions import Fraction
 from typing import Any
 
+from . import quantity
 from .registry import Resource
 
 # kinds whose metadata.generation upstream maintains (custom resources always have one)
@@ -80,7 +82,34 @@ def prepare_create(resource: Resource, obj: dict[str, Any], *, uid: str, now: st
             obj.pop("status", None)
         elif initial is not None:
             obj["status"] = copy.deepcopy(initial)
+    if resource.group == "" and resource.kind == "Pod":
+        obj["status"] = dict(obj.get("status") or {}, qosClass=pod_qos_class(obj.get("spec") or {}))
     return obj
+
+
+def pod_qos_class(spec: dict[str, Any]) -> str:
+    """Guaranteed, Burstable or BestEffort, from the cpu and memory requests and limits of
+    every (init) container, as upstream's create strategy records it in status.qosClass."""
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
+    guaranteed = True
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        res = c.get("resources") or {}
+        for name, q in (res.get("requests") or {}).items():
+            if name in ("cpu", "memory") and quantity.is_valid(q) and quantity.parse(q) > 0:
+                requests[name] = requests.get(name, Fraction(0)) + quantity.parse(q)
+        found = set()
+        for name, q in (res.get("limits") or {}).items():
+            if name in ("cpu", "memory") and quantity.is_valid(q) and quantity.parse(q) > 0:
+                found.add(name)
+                limits[name] = limits.get(name, Fraction(0)) + quantity.parse(q)
+        if found != {"cpu", "memory"}:
+            guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    if guaranteed and all(limits.get(n) == q for n, q in requests.items()) and len(requests) == len(limits):
+        return "Guaranteed"
+    return "Burstable"
 
 
 def spec_changed(new: dict[str, Any], old: dict[str, Any]) -> bool:

@@ -161,6 +161,11 @@ async def bind(
         if spec.get("nodeName"):
             raise errors.conflict("pods", name, "", f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
         spec["nodeName"] = node
+        status = cur.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                           "lastTransitionTime": h.ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
+        status["conditions"] = conditions
         ann = bmeta.get("annotations") or {}
         if ann:
             meta.setdefault("annotations", {}).update(ann)
