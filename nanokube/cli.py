@@ -26,6 +26,7 @@ def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--watch-bookmark-interval", type=float, default=60.0,
                    help="seconds between watch bookmarks")
     p.add_argument("--max-requests-inflight", type=int, default=400)
+    p.add_argument("--sim-nodes", type=int, default=0, help="also run this many simulated nodes (server only)")
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -82,6 +83,10 @@ def _serve(args: argparse.Namespace) -> int:
         kubeconfig = os.path.join(config.data_dir, "kubeconfig.yaml")
         children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "controller-manager",
                                           "--kubeconfig", kubeconfig], preexec_fn=_die_with_parent))
+        if args.sim_nodes:
+            children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "sim-nodes", "--kubeconfig",
+                                              kubeconfig, "--count", str(args.sim_nodes)],
+                                             preexec_fn=_die_with_parent))
 
     try:
         asyncio.run(run(config, on_ready=start_components))
@@ -127,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     cm.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
     cm.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
     cm.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    from .simnodes import runner as simnodes
+
+    simnodes.add_arguments(sub.add_parser("sim-nodes", help="run simulated nodes (fake kubelets) for tests and scale"))
     sub.add_parser("kubectl", help="run kubectl against this cluster", add_help=False)
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
@@ -145,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
             retry_period=args.leader_elect_retry_period))
         return 0
+    if args.command == "sim-nodes":
+        return simnodes.main(args)
     if args.command == "version":
         from . import __version__
         from .version import GIT_VERSION

@@ -49,7 +49,8 @@ def by_node_name(obj: Obj) -> list[str]:
 class Informer:
     def __init__(self, client: Client, resource: Resource, *, namespace: str | None = None,
                  label_selector: str = "", field_selector: str = "", resync: float = 0.0,
-                 indexers: dict[str, IndexFunc] | None = None, retry_delay: float = 1.0) -> None:
+                 indexers: dict[str, IndexFunc] | None = None, retry_delay: float = 1.0,
+                 transform: Callable[[Obj], Obj] | None = None) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -57,6 +58,8 @@ class Informer:
         self.field_selector = field_selector
         self.resync = resync
         self.retry_delay = retry_delay
+        # client-go's SetTransform: keep only what the user of the cache needs (memory)
+        self.transform = transform
         self.store: dict[str, Obj] = {}
         self.indexers: dict[str, IndexFunc] = dict(indexers or {})
         self._indices: dict[str, dict[str, set[str]]] = {name: {} for name in self.indexers}
@@ -166,6 +169,8 @@ class Informer:
                 idx.setdefault(v, set()).add(key)
 
     async def _upsert(self, key: str, obj: Obj) -> None:
+        if self.transform is not None:
+            obj = self.transform(obj)
         old = self.store.get(key)
         if old is not None and (old.get("metadata") or {}).get("resourceVersion") == \
                 (obj.get("metadata") or {}).get("resourceVersion"):

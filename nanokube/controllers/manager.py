@@ -23,12 +23,12 @@ from ..client.leaderelection import LeaderElectionConfig, LeaderElector
 from ..client.rest import Client
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
-from .replicaset import ReplicaSetController
+from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
 from .serviceaccount import ServiceAccountController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("garbagecollector", "namespace", "replicaset", "serviceaccount")
+ALL_CONTROLLERS = ("garbagecollector", "namespace", "replicaset", "replicationcontroller", "serviceaccount")
 
 
 class Controller(Protocol):
@@ -75,6 +75,8 @@ class Informers:
 _FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
     "garbagecollector": lambda c, inf: GarbageCollector(c),
     "replicaset": lambda c, inf: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
+    "replicationcontroller": lambda c, inf: ReplicaSetController(
+        c, inf.get("", "replicationcontrollers"), inf.get("", "pods"), resource=REPLICATIONCONTROLLERS),
     "namespace": lambda c, inf: NamespaceController(c, inf.get("", "namespaces")),
     "serviceaccount": lambda c, inf: ServiceAccountController(c, inf.get("", "namespaces"),
                                                               inf.get("", "serviceaccounts")),

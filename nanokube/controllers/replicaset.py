@@ -1,4 +1,5 @@
 """The ReplicaSet controller: as many pods as `spec.replicas`, and a status that says so.
+The same code runs ReplicationControllers (`resource=REPLICATIONCONTROLLERS`), as upstream's does.
 
 Level-triggered per ReplicaSet: claim pods (adopt orphans its selector matches, release
 owned pods it no longer matches), create or delete the difference, write the status.
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.registry import Registry, Resource
-from ..api.selectors import label_selector_from_dict
+from ..api.selectors import LabelSelector, label_selector_from_dict
 from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
 from ..client.rest import Client
@@ -29,6 +30,7 @@ log = logging.getLogger("nanokube.controllers.replicaset")
 _REG = Registry()
 PODS = _REG.require("", "v1", "pods")
 REPLICASETS = _REG.require("apps", "v1", "replicasets")
+REPLICATIONCONTROLLERS = _REG.require("", "v1", "replicationcontrollers")
 Obj = dict[str, Any]
 
 
@@ -50,6 +52,14 @@ class ReplicaSetController:
 
     # -- event handlers ------------------------------------------------------------------------
 
+    def _selector(self, rs: Obj) -> LabelSelector:
+        """A ReplicaSet's LabelSelector, or a ReplicationController's plain label map."""
+        selector = (rs.get("spec") or {}).get("selector")
+        if self.resource.kind == "ReplicationController":
+            return label_selector_from_dict({"matchLabels": selector or {}}) if selector else \
+                label_selector_from_dict(None)
+        return label_selector_from_dict(selector)
+
     def _rs_changed(self, rs: Obj) -> None:
         self.queue.add(object_key(rs))
 
@@ -66,7 +76,7 @@ class ReplicaSetController:
         ns = pod["metadata"].get("namespace")
         labels = pod["metadata"].get("labels") or {}
         return [object_key(rs) for rs in self.rs.by_index("namespace", ns)
-                if label_selector_from_dict((rs.get("spec") or {}).get("selector")).matches(labels)]
+                if self._selector(rs).matches(labels)]
 
     def _pod_added(self, pod: Obj) -> None:
         key = self._owner_key(pod)
@@ -103,9 +113,9 @@ class ReplicaSetController:
         if rs is None:
             self.expectations.forget(key)
             return
-        meta, spec = rs["metadata"], rs.get("spec") or {}
+        meta = rs["metadata"]
         ns = meta["namespace"]
-        selector = label_selector_from_dict(spec.get("selector"))
+        selector = self._selector(rs)
         owned: list[Obj] = []
         for pod in self.pods.by_index("namespace", ns):
             ref = controller_of(pod)

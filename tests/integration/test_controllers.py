@@ -176,3 +176,30 @@ def test_replicaset_converges_adopts_and_replaces(cluster):
     assert "SuccessfulCreate" in events and "SuccessfulDelete" in events
     cluster.kubectl("delete", "rs", "web", "-n", ns)
     assert wait_for(lambda: _pods(cluster, ns) == [])
+
+
+RC = """
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy}
+spec:
+  replicas: 2
+  selector: {app: legacy}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec: {containers: [{name: c, image: busybox}]}
+"""
+
+
+def test_replication_controller_converges_and_scales(cluster):
+    ns = "rc-test"
+    cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl("apply", "-f", "-", "-n", ns, input=RC)
+    assert wait_for(lambda: len(_pods(cluster, ns)) == 2)
+    assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicationController" for p in _pods(cluster, ns))
+    cluster.kubectl("scale", "rc", "legacy", "--replicas=3", "-n", ns)
+    assert wait_for(lambda: len(_pods(cluster, ns)) == 3)
+    assert wait_for(lambda: cluster.kubectl("get", "rc", "legacy", "-n", ns, "-o",
+                                            "jsonpath={.status.replicas}").stdout == "3")
+    cluster.kubectl("delete", "rc", "legacy", "-n", ns)
+    assert wait_for(lambda: _pods(cluster, ns) == [])
