@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ..api.registry import Registry
 from ..client.config import load_kubeconfig
-from ..client.informer import Informer, by_namespace
+from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_owner_uid
 from ..client.leaderelection import LeaderElectionConfig, LeaderElector
 from ..client.rest import Client
 from .garbagecollector import GarbageCollector
@@ -60,7 +60,10 @@ class Informers:
         key = (group, plural)
         if key not in self._informers:
             r = next(r for r in self.registry.all() if r.group == group and r.plural == plural)
-            self._informers[key] = Informer(self.client, r, indexers={"namespace": by_namespace})
+            indexers: dict[str, IndexFunc] = {"namespace": by_namespace, "owner": by_owner_uid}
+            if plural == "pods":
+                indexers["node"] = by_node_name
+            self._informers[key] = Informer(self.client, r, indexers=indexers)
         return self._informers[key]
 
     async def start_and_sync(self, timeout: float = 60.0) -> None:

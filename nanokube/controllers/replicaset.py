@@ -108,11 +108,11 @@ class ReplicaSetController:
     async def _worker(self) -> None:
         await run_worker(self.queue, lambda key: self.sync(str(key)), log)
 
-    async def sync(self, key: str) -> None:
+    async def sync(self, key: str) -> float | None:
         rs = self.rs.get(key)
         if rs is None:
             self.expectations.forget(key)
-            return
+            return None
         meta = rs["metadata"]
         ns = meta["namespace"]
         selector = self._selector(rs)
@@ -134,7 +134,15 @@ class ReplicaSetController:
         error: str | None = None
         if self.expectations.satisfied(key) and not meta.get("deletionTimestamp"):
             error = await self._manage(rs, key, active)
-        await self._update_status(rs, active, owned, error)
+        status = await self._update_status(rs, active, owned, error)
+        # pods become available minReadySeconds after they are ready: look again then
+        spec = rs.get("spec") or {}
+        want = int(spec.get("replicas", 1))
+        min_ready = int(spec.get("minReadySeconds") or 0)
+        if error is None and min_ready > 0 and status.get("readyReplicas", 0) == want and \
+                status.get("availableReplicas", 0) != want:
+            return float(min_ready)
+        return None
 
     async def _manage(self, rs: Obj, key: str, active: list[Obj]) -> str | None:
         want = int((rs.get("spec") or {}).get("replicas", 1))
@@ -213,7 +221,7 @@ class ReplicaSetController:
         except errors.NotFound:
             pass
 
-    async def _update_status(self, rs: Obj, active: list[Obj], owned: list[Obj], error: str | None) -> None:
+    async def _update_status(self, rs: Obj, active: list[Obj], owned: list[Obj], error: str | None) -> Obj:
         spec = rs.get("spec") or {}
         now = datetime.datetime.now(datetime.UTC)
         tpl_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -236,9 +244,10 @@ class ReplicaSetController:
         old = rs.get("status") or {}
         if {k: v for k, v in old.items() if k != "conditions"} == {k: v for k, v in status.items() if k != "conditions"} \
                 and bool(old.get("conditions")) == bool(status.get("conditions")):
-            return
+            return status
         body = dict(rs, status=status)
         try:
             await self.client.update(self.resource, body, subresource="status", field_manager="replicaset-controller")
         except errors.NotFound:
             pass
+        return status
