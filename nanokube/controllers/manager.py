@@ -21,6 +21,7 @@ from ..client.config import load_kubeconfig
 from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_owner_uid
 from ..client.leaderelection import LeaderElectionConfig, LeaderElector
 from ..client.rest import Client
+from .deployment import DeploymentController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
@@ -28,7 +29,7 @@ from .serviceaccount import ServiceAccountController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("garbagecollector", "namespace", "replicaset", "replicationcontroller", "serviceaccount")
+ALL_CONTROLLERS = ("deployment", "garbagecollector", "namespace", "replicaset", "replicationcontroller", "serviceaccount")
 
 
 class Controller(Protocol):
@@ -76,6 +77,8 @@ class Informers:
 
 
 _FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
+    "deployment": lambda c, inf: DeploymentController(c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"),
+                                                      inf.get("", "pods")),
     "garbagecollector": lambda c, inf: GarbageCollector(c),
     "replicaset": lambda c, inf: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
     "replicationcontroller": lambda c, inf: ReplicaSetController(
