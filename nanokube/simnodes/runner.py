@@ -128,7 +128,11 @@ class SimNodes:
             except errors.AlreadyExists:
                 node = await self.client.patch(NODES, name, {"status": obj["status"]}, subresource="status")
             self.node_uids[name] = node["metadata"]["uid"]
-            await self._renew(name, node)
+            micro = self.utc().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            try:
+                await self.client.create(LEASES, lease_object(node, micro), "kube-node-lease")
+            except errors.AlreadyExists:
+                await self._renew(name, node)
 
     async def _renew(self, name: str, node: Obj | None = None) -> None:
         micro = self.utc().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
