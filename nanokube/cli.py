@@ -83,6 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
         kubeconfig = os.path.join(config.data_dir, "kubeconfig.yaml")
         children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "controller-manager",
                                           "--kubeconfig", kubeconfig], preexec_fn=_die_with_parent))
+        children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "scheduler",
+                                          "--kubeconfig", kubeconfig], preexec_fn=_die_with_parent))
         if args.sim_nodes:
             children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "sim-nodes", "--kubeconfig",
                                               kubeconfig, "--count", str(args.sim_nodes)],
@@ -132,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     cm.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
     cm.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
     cm.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    sched = sub.add_parser("scheduler", help="run the scheduler (leader-elected)")
+    sched.add_argument("--kubeconfig", required=True)
+    sched.add_argument("--leader-elect", default="true", choices=("true", "false"))
+    sched.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    sched.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    sched.add_argument("--leader-elect-retry-period", type=float, default=2.0)
     from .simnodes import runner as simnodes
 
     simnodes.add_arguments(sub.add_parser("sim-nodes", help="run simulated nodes (fake kubelets) for tests and scale"))
@@ -150,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown controllers: {', '.join(unknown)} (known: {', '.join(manager.ALL_CONTROLLERS)})")
         manager.main(manager.ManagerConfig(
             kubeconfig=args.kubeconfig, controllers=names, leader_elect=args.leader_elect == "true",
+            lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period))
+        return 0
+    if args.command == "scheduler":
+        from .scheduler import scheduler
+
+        scheduler.main(scheduler.SchedulerConfig(
+            kubeconfig=args.kubeconfig, leader_elect=args.leader_elect == "true",
             lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
             retry_period=args.leader_elect_retry_period))
         return 0

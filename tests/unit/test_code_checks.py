@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_core_is_strictly_typed():
-    res = subprocess.run([sys.executable, "-m", "mypy", "--strict", "nanokube/api", "nanokube/storage", "nanokube/client", "nanokube/controllers"],
+    res = subprocess.run([sys.executable, "-m", "mypy", "--strict", "nanokube/api", "nanokube/storage", "nanokube/client", "nanokube/controllers",
+                          "nanokube/scheduler", "nanokube/simnodes"],
                          cwd=ROOT, capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
 

@@ -1,0 +1,308 @@
+"""Filter and score plugins, over all nodes at once where the question allows it.
+
+Each filter gets the indexes of the nodes still in the running and returns, for the ones it
+rejects, why (upstream's reason strings, which end up in FailedScheduling events) and
+whether preemption could help. Each scorer returns a score per node, already normalised to
+0..100, and has upstream's default weight. The common case — a pod without affinity,
+spread constraints or host ports on untainted nodes — is pure NumPy; the rest is Python
+over the nodes that need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..api.nodematch import node_selector_terms_match, required_affinity_matches, term_matches, tolerates
+from ..api.selectors import label_selector_from_dict
+from .cache import Cache, PodEntry, host_ports, pod_requests
+
+Obj = dict[str, Any]
+Idx = np.ndarray[Any, np.dtype[np.int64]]
+
+
+@dataclass
+class Rejection:
+    nodes: Idx  # node indexes rejected
+    reason: str
+    resolvable: bool  # could evicting pods help (preemption)?
+
+
+class CycleState:
+    """What one scheduling attempt of one pod computes once and shares between plugins."""
+
+    def __init__(self, pod: Obj) -> None:
+        self.pod = pod
+        self.spec: Obj = pod.get("spec") or {}
+        self.requests = pod_requests(pod)
+        self.tolerations: list[Obj] = self.spec.get("tolerations") or []
+        self.data: dict[str, Any] = {}
+
+
+def _node(cache: Cache, i: int) -> Obj:
+    return cache.nodes[i] or {}
+
+
+def _labels(cache: Cache, i: int) -> dict[str, str]:
+    return (_node(cache, i).get("metadata") or {}).get("labels") or {}
+
+
+# -- filters -------------------------------------------------------------------------------------
+
+
+def node_unschedulable(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
+    bad = idx[cache.unschedulable[idx]]
+    if len(bad) and any(tolerates(t, {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
+                        for t in state.tolerations):
+        return []
+    return [Rejection(bad, "node(s) were unschedulable", False)] if len(bad) else []
+
+
+def taint_toleration(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
+    tainted = idx[cache.tainted[idx]]
+    by_reason: dict[str, list[int]] = {}
+    for i in tainted.tolist():
+        for taint in (_node(cache, i).get("spec") or {}).get("taints") or []:
+            if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+                continue
+            if not any(tolerates(t, taint) for t in state.tolerations):
+                reason = f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
+                by_reason.setdefault(reason, []).append(i)
+                break
+    return [Rejection(np.array(v, dtype=np.int64), r, False) for r, v in by_reason.items()]
+
+
+def node_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
+    spec = state.spec
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    if not spec.get("nodeSelector") and required is None:
+        return []
+    bad = [i for i in idx.tolist() if not required_affinity_matches(state.pod, _node(cache, i))]
+    return [Rejection(np.array(bad, dtype=np.int64), "node(s) didn't match Pod's node affinity/selector", False)] \
+        if bad else []
+
+
+def node_ports(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
+    wanted = host_ports(state.pod)
+    if not wanted:
+        return []
+    bad = []
+    for i in idx.tolist():
+        used = set().union(*(p.host_ports for p in cache.pods_of(i))) if cache.pods_on[i] else set()
+        if any(_port_conflict(w, used) for w in wanted):
+            bad.append(i)
+    return [Rejection(np.array(bad, dtype=np.int64), "node(s) didn't have free ports for the requested pod ports",
+                      True)] if bad else []
+
+
+def _port_conflict(want: tuple[str, str, int], used: set[tuple[str, str, int]]) -> bool:
+    ip, proto, port = want
+    return any(p == port and pr == proto and (ip == u or "0.0.0.0" in (ip, u)) for u, pr, p in used)
+
+
+def node_resources_fit(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
+    r = state.requests
+    need = np.array([r.get("cpu", 0), r.get("memory", 0), r.get("ephemeral-storage", 0), 1], dtype=np.int64)
+    free = cache.alloc[idx] - cache.requested[idx]
+    out = []
+    for col, reason in ((3, "Too many pods"), (0, "Insufficient cpu"), (1, "Insufficient memory"),
+                        (2, "Insufficient ephemeral-storage")):
+        if col != 3 and need[col] == 0:
+            continue
+        short = idx[free[:, col] < need[col]]
+        if len(short):
+            out.append(Rejection(short, reason, True))
+    for name, amount in r.items():
+        if name in ("cpu", "memory", "ephemeral-storage", "pods") or amount == 0:
+            continue
+        short = [i for i in idx.tolist()
+                 if cache.extended[i].get(name, 0) - cache.extended_used[i].get(name, 0) < amount]
+        if short:
+            out.append(Rejection(np.array(short, dtype=np.int64), f"Insufficient {name}", True))
+    return out
+
+
+def _matching_pods(cache: Cache, namespaces: set[str], selector: Obj | None) -> Iterable[PodEntry]:
+    sel = label_selector_from_dict(selector)
+    return (p for p in cache.pods.values() if p.namespace in namespaces and sel.matches(p.labels))
+
+
+def _term_namespaces(term: Obj, own: str) -> set[str]:
+    return set(term.get("namespaces") or []) or {own}
+
+
+def pod_topology_spread(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
+    constraints = [c for c in state.spec.get("topologySpreadConstraints") or []
+                   if (c.get("whenUnsatisfiable") or "DoNotSchedule") == "DoNotSchedule"]
+    if not constraints:
+        return []
+    ns = (state.pod.get("metadata") or {}).get("namespace", "")
+    labels = (state.pod.get("metadata") or {}).get("labels") or {}
+    missing: list[int] = []
+    skewed: list[int] = []
+    eligible = [i for i in np.nonzero(cache.usable[: len(cache.names)])[0].tolist()
+                if required_affinity_matches(state.pod, _node(cache, i))]
+    for c in constraints:
+        key = c.get("topologyKey", "")
+        sel = label_selector_from_dict(c.get("labelSelector"))
+        counts: dict[str, int] = {}
+        for i in eligible:
+            value = _labels(cache, i).get(key)
+            if value is None:
+                continue
+            counts.setdefault(value, 0)
+            counts[value] += sum(1 for p in cache.pods_of(i) if p.namespace == ns and sel.matches(p.labels))
+        lowest = min(counts.values(), default=0)
+        self_match = 1 if sel.matches(labels) else 0
+        for i in idx.tolist():
+            value = _labels(cache, i).get(key)
+            if value is None:
+                missing.append(i)
+            elif counts.get(value, 0) + self_match - lowest > int(c.get("maxSkew") or 1):
+                skewed.append(i)
+    out = []
+    if missing:
+        out.append(Rejection(np.array(sorted(set(missing)), dtype=np.int64),
+                             "node(s) didn't match pod topology spread constraints (missing required label)", False))
+    rest = sorted(set(skewed) - set(missing))
+    if rest:
+        out.append(Rejection(np.array(rest, dtype=np.int64), "node(s) didn't match pod topology spread constraints",
+                             True))
+    return out
+
+
+def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
+    meta = state.pod.get("metadata") or {}
+    ns, labels = meta.get("namespace", ""), meta.get("labels") or {}
+    aff = state.spec.get("affinity") or {}
+    need = (aff.get("podAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
+    avoid = (aff.get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
+    existing = [p for p in cache.pods.values()
+                if ((p.obj.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity")]
+    if not need and not avoid and not existing:
+        return []
+
+    def domains(term: Obj) -> set[str]:
+        key = term.get("topologyKey", "")
+        out = set()
+        for p in _matching_pods(cache, _term_namespaces(term, ns), term.get("labelSelector")):
+            i = cache.index.get(p.node)
+            if i is not None and key in _labels(cache, i):
+                out.add(_labels(cache, i)[key])
+        return out
+
+    failed: dict[str, list[int]] = {}
+    need_domains = [(t, domains(t)) for t in need]
+    avoid_domains = [(t, domains(t)) for t in avoid]
+    blocked: list[tuple[str, str]] = []  # (topology key, value) where an existing pod forbids us
+    for p in existing:
+        for t in (p.obj["spec"]["affinity"]["podAntiAffinity"].get("requiredDuringSchedulingIgnoredDuringExecution")
+                  or []):
+            if ns in _term_namespaces(t, p.namespace) and label_selector_from_dict(t.get("labelSelector")).matches(labels):
+                i = cache.index.get(p.node)
+                key = t.get("topologyKey", "")
+                if i is not None and key in _labels(cache, i):
+                    blocked.append((key, _labels(cache, i)[key]))
+    for i in idx.tolist():
+        node_labels = _labels(cache, i)
+        if any(node_labels.get(k) == v for k, v in blocked):
+            failed.setdefault("node(s) didn't satisfy existing pods anti-affinity rules", []).append(i)
+            continue
+        ok = True
+        for t, ds in need_domains:
+            key = t.get("topologyKey", "")
+            if node_labels.get(key) in ds:
+                continue
+            # the first pod of a group that matches its own affinity may go anywhere
+            if not ds and ns in _term_namespaces(t, ns) and \
+                    label_selector_from_dict(t.get("labelSelector")).matches(labels) and key in node_labels:
+                continue
+            ok = False
+        if not ok:
+            failed.setdefault("node(s) didn't match pod affinity rules", []).append(i)
+            continue
+        if any(node_labels.get(t.get("topologyKey", "")) in ds for t, ds in avoid_domains if ds):
+            failed.setdefault("node(s) didn't match pod anti-affinity rules", []).append(i)
+    return [Rejection(np.array(v, dtype=np.int64), r, r != "node(s) didn't match pod affinity rules")
+            for r, v in failed.items()]
+
+
+FILTERS = (
+    ("NodeUnschedulable", node_unschedulable),
+    ("TaintToleration", taint_toleration),
+    ("NodeAffinity", node_affinity),
+    ("NodePorts", node_ports),
+    ("NodeResourcesFit", node_resources_fit),
+    ("PodTopologySpread", pod_topology_spread),
+    ("InterPodAffinity", inter_pod_affinity),
+)
+
+
+# -- scores --------------------------------------------------------------------------------------
+
+
+def _fractions(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Requested fraction of cpu and memory on each node if the pod went there (upstream
+    counts a container without requests as 100m cpu / 200Mi memory for scoring)."""
+    r = state.requests
+    cpu = r.get("cpu", 0) or 100
+    mem = r.get("memory", 0) or 200 * 1024 * 1024
+    alloc = cache.alloc[idx][:, :2].astype(np.float64)
+    used = cache.requested[idx][:, :2].astype(np.float64) + np.array([cpu, mem], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(alloc > 0, used / alloc, 1.0)
+    return np.asarray(np.minimum(frac, 1.0), dtype=np.float64)
+
+
+def least_allocated(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.asarray(((1.0 - _fractions(state, cache, idx)) * 100).mean(axis=1), dtype=np.float64)
+
+
+def balanced_allocation(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
+    frac = _fractions(state, cache, idx)
+    std = np.abs(frac[:, 0] - frac[:, 1]) / 2
+    return np.asarray((1.0 - std) * 100, dtype=np.float64)
+
+
+def _normalize(raw: np.ndarray[Any, np.dtype[np.float64]], reverse: bool = False) -> np.ndarray[Any, np.dtype[np.float64]]:
+    top = raw.max() if len(raw) else 0
+    if top == 0:
+        return np.full(len(raw), 0.0 if not reverse else 100.0)
+    scaled = raw * 100.0 / top
+    return 100.0 - scaled if reverse else scaled
+
+
+def preferred_node_affinity(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
+    prefs = (((state.spec.get("affinity") or {}).get("nodeAffinity") or {})
+             .get("preferredDuringSchedulingIgnoredDuringExecution") or [])
+    if not prefs:
+        return np.zeros(len(idx))
+    raw = np.array([sum(int(p.get("weight") or 0) for p in prefs if term_matches(p.get("preference") or {},
+                                                                                 _node(cache, i)))
+                    for i in idx.tolist()], dtype=np.float64)
+    return _normalize(raw)
+
+
+def prefer_no_schedule(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
+    raw = np.zeros(len(idx))
+    tols = [t for t in state.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
+    for n, i in enumerate(idx.tolist()):
+        taints = (_node(cache, i).get("spec") or {}).get("taints") or []
+        raw[n] = sum(1 for t in taints if t.get("effect") == "PreferNoSchedule" and not any(tolerates(x, t) for x in tols))
+    return _normalize(raw, reverse=True)
+
+
+SCORES = (
+    ("NodeResourcesFit", least_allocated, 1),
+    ("NodeResourcesBalancedAllocation", balanced_allocation, 1),
+    ("NodeAffinity", preferred_node_affinity, 2),
+    ("TaintToleration", prefer_no_schedule, 3),
+)
+
+
+def selector_matches_any(selector: Obj | None, nodes: Iterable[Obj]) -> bool:
+    return any(node_selector_terms_match(selector, n) for n in nodes)
