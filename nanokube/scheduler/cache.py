@@ -35,17 +35,21 @@ def pod_requests(pod: Obj) -> dict[str, int]:
     for c in spec.get("containers") or []:
         for k, v in ((c.get("resources") or {}).get("requests") or {}).items():
             total[k] = total.get(k, 0) + _amount(k, v)
-    sidecars: dict[str, int] = {}
+    sidecars: dict[str, int] = {}  # restartable init containers started so far
+    init_peak: dict[str, int] = {}
     for c in spec.get("initContainers") or []:
         req = {k: _amount(k, v) for k, v in ((c.get("resources") or {}).get("requests") or {}).items()}
-        if c.get("restartPolicy") == "Always":
+        if c.get("restartPolicy") == "Always":  # a sidecar runs alongside everything after it
             for k, v in req.items():
+                total[k] = total.get(k, 0) + v
                 sidecars[k] = sidecars.get(k, 0) + v
-            continue
-        for k, v in req.items():
-            total[k] = max(total.get(k, 0), v + sidecars.get(k, 0))
-    for k, v in sidecars.items():
-        total[k] = total.get(k, 0) + v if k in total else v
+            during = dict(sidecars)
+        else:
+            during = {k: req.get(k, 0) + sidecars.get(k, 0) for k in set(req) | set(sidecars)}
+        for k, v in during.items():
+            init_peak[k] = max(init_peak.get(k, 0), v)
+    for k, v in init_peak.items():
+        total[k] = max(total.get(k, 0), v)
     for k, v in (spec.get("overhead") or {}).items():
         total[k] = total.get(k, 0) + _amount(k, v)
     return total

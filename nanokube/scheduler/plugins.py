@@ -209,9 +209,6 @@ def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
                     blocked.append((key, _labels(cache, i)[key]))
     for i in idx.tolist():
         node_labels = _labels(cache, i)
-        if any(node_labels.get(k) == v for k, v in blocked):
-            failed.setdefault("node(s) didn't satisfy existing pods anti-affinity rules", []).append(i)
-            continue
         ok = True
         for t, ds in need_domains:
             key = t.get("topologyKey", "")
@@ -227,6 +224,8 @@ def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
             continue
         if any(node_labels.get(t.get("topologyKey", "")) in ds for t, ds in avoid_domains if ds):
             failed.setdefault("node(s) didn't match pod anti-affinity rules", []).append(i)
+        elif any(node_labels.get(k) == v for k, v in blocked):
+            failed.setdefault("node(s) didn't satisfy existing pods anti-affinity rules", []).append(i)
     return [Rejection(np.array(v, dtype=np.int64), r, r != "node(s) didn't match pod affinity rules")
             for r, v in failed.items()]
 
