@@ -87,10 +87,12 @@ class Cache:
         self.usable = np.zeros(0, dtype=bool)  # exists (deleted slots are reused)
         self.unschedulable = np.zeros(0, dtype=bool)
         self.tainted = np.zeros(0, dtype=bool)  # has NoSchedule/NoExecute taints
+        self.soft_tainted = np.zeros(0, dtype=bool)  # has PreferNoSchedule taints
         self.extended: list[dict[str, int]] = []  # allocatable extended resources per node
         self.extended_used: list[dict[str, int]] = []
         self.pods_on: list[set[str]] = []
         self.pods: dict[str, PodEntry] = {}
+        self.with_anti_affinity: set[str] = set()  # pods whose required anti-affinity binds others
         self.generation = 0  # bumped on every node set change
 
     # -- nodes ---------------------------------------------------------------------------------
@@ -104,7 +106,7 @@ class Cache:
                 new = np.zeros((cap, width), dtype=np.int64)
                 new[: len(old)] = old
                 setattr(self, attr, new)
-            for attr in ("usable", "unschedulable", "tainted"):
+            for attr in ("usable", "unschedulable", "tainted", "soft_tainted"):
                 old = getattr(self, attr)
                 new_b = np.zeros(cap, dtype=bool)
                 new_b[: len(old)] = old
@@ -132,6 +134,7 @@ class Cache:
         spec = node.get("spec") or {}
         self.unschedulable[i] = bool(spec.get("unschedulable"))
         self.tainted[i] = any(t.get("effect") in ("NoSchedule", "NoExecute") for t in spec.get("taints") or [])
+        self.soft_tainted[i] = any(t.get("effect") == "PreferNoSchedule" for t in spec.get("taints") or [])
         self.usable[i] = True
 
     def remove_node(self, name: str) -> None:
@@ -147,13 +150,18 @@ class Cache:
 
     # -- pods ----------------------------------------------------------------------------------
 
-    def add_pod(self, key: str, pod: Obj, node: str, assumed: bool = False) -> None:
+    def add_pod(self, key: str, pod: Obj, node: str, assumed: bool = False,
+                requests: dict[str, int] | None = None) -> None:
         self.remove_pod(key)
         spec = pod.get("spec") or {}
-        entry = PodEntry(key, node, pod_requests(pod), int(spec.get("priority") or 0),
+        entry = PodEntry(key, node, requests if requests is not None else pod_requests(pod),
+                         int(spec.get("priority") or 0),
                          dict((pod.get("metadata") or {}).get("labels") or {}),
                          (pod.get("metadata") or {}).get("namespace", ""), pod, host_ports(pod), assumed)
         self.pods[key] = entry
+        if ((spec.get("affinity") or {}).get("podAntiAffinity") or {}).get(
+                "requiredDuringSchedulingIgnoredDuringExecution"):
+            self.with_anti_affinity.add(key)
         i = self.index.get(node)
         if i is None:  # bound to a node we have not seen yet
             i = self._grow()
@@ -166,6 +174,7 @@ class Cache:
         entry = self.pods.pop(key, None)
         if entry is None:
             return None
+        self.with_anti_affinity.discard(key)
         i = self.index.get(entry.node)
         if i is not None:
             self._charge(i, entry, -1)

@@ -107,7 +107,8 @@ def _port_conflict(want: tuple[str, str, int], used: set[tuple[str, str, int]]) 
 def node_resources_fit(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
     r = state.requests
     need = np.array([r.get("cpu", 0), r.get("memory", 0), r.get("ephemeral-storage", 0), 1], dtype=np.int64)
-    free = cache.alloc[idx] - cache.requested[idx]
+    n = len(cache.names)
+    free = (cache.alloc[:n] - cache.requested[:n])[idx]
     out = []
     for col, reason in ((3, "Too many pods"), (0, "Insufficient cpu"), (1, "Insufficient memory"),
                         (2, "Insufficient ephemeral-storage")):
@@ -181,8 +182,7 @@ def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
     aff = state.spec.get("affinity") or {}
     need = (aff.get("podAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
     avoid = (aff.get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
-    existing = [p for p in cache.pods.values()
-                if ((p.obj.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity")]
+    existing = [cache.pods[k] for k in cache.with_anti_affinity if k in cache.pods]
     if not need and not avoid and not existing:
         return []
 
@@ -289,7 +289,8 @@ def preferred_node_affinity(state: CycleState, cache: Cache, idx: Idx) -> np.nda
 def prefer_no_schedule(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
     raw = np.zeros(len(idx))
     tols = [t for t in state.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
-    for n, i in enumerate(idx.tolist()):
+    for n in np.flatnonzero(cache.soft_tainted[idx]).tolist():
+        i = int(idx[n])
         taints = (_node(cache, i).get("spec") or {}).get("taints") or []
         raw[n] = sum(1 for t in taints if t.get("effect") == "PreferNoSchedule" and not any(tolerates(x, t) for x in tols))
     return _normalize(raw, reverse=True)
