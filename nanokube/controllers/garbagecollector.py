@@ -33,6 +33,17 @@ FOREGROUND = "foregroundDeletion"
 _IGNORED = {("", "events"), ("events.k8s.io", "events"), ("coordination.k8s.io", "leases")}
 
 
+_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "ownerReferences", "finalizers",
+                  "deletionTimestamp")
+
+
+def _metadata_only(obj: dict[str, Any]) -> dict[str, Any]:
+    """The collector reads only metadata (upstream watches metadata only, too): keep just
+    that, so its caches of every object in the cluster stay small."""
+    meta = obj.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in _KEPT_METADATA if k in meta}}
+
+
 @dataclass
 class Node:
     uid: str
@@ -97,7 +108,7 @@ class GarbageCollector:
             self.kinds[(r.group_version, r.kind)] = r
             if (r.group, r.plural) in _IGNORED or not {"list", "watch", "delete"} <= set(r.verbs):
                 continue
-            inf = Informer(self.client, r)
+            inf = Informer(self.client, r, transform=_metadata_only)
             inf.add_handlers(lambda o, r=r: self._observe(r, o), lambda old, new, r=r: self._observe(r, new),
                              self._forget)
             self.informers.append(inf)

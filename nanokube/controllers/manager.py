@@ -14,7 +14,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..api.registry import Registry
 from ..client.config import load_kubeconfig
@@ -49,6 +49,13 @@ class ManagerConfig:
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{uuid.uuid4()}")
 
 
+def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    if "managedFields" not in meta:
+        return obj
+    return dict(obj, metadata={k: v for k, v in meta.items() if k != "managedFields"})
+
+
 class Informers:
     """One informer per resource, shared by every controller that needs it."""
 
@@ -64,7 +71,10 @@ class Informers:
             indexers: dict[str, IndexFunc] = {"namespace": by_namespace, "owner": by_owner_uid}
             if plural == "pods":
                 indexers["node"] = by_node_name
-            self._informers[key] = Informer(self.client, r, indexers=indexers)
+            # pods are most of a cluster and controllers never write them back whole: their
+            # managedFields need not be cached
+            self._informers[key] = Informer(self.client, r, indexers=indexers,
+                                            transform=_without_managed_fields if plural == "pods" else None)
         return self._informers[key]
 
     async def start_and_sync(self, timeout: float = 60.0) -> None:
