@@ -30,6 +30,14 @@ def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true")
 
 
+def _leader_election_args(p: argparse.ArgumentParser) -> None:
+    """Upstream's leader election flags, shared by controller-manager and scheduler."""
+    p.add_argument("--leader-elect", default="true", choices=("true", "false"))
+    p.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+
+
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .apiserver.server import Config, default_data_dir
 
@@ -130,16 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     cm = sub.add_parser("controller-manager", help="run the controllers (leader-elected)")
     cm.add_argument("--kubeconfig", required=True)
     cm.add_argument("--controllers", default="*", help="comma-separated names, * for all")
-    cm.add_argument("--leader-elect", default="true", choices=("true", "false"))
-    cm.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
-    cm.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
-    cm.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    _leader_election_args(cm)
     sched = sub.add_parser("scheduler", help="run the scheduler (leader-elected)")
     sched.add_argument("--kubeconfig", required=True)
-    sched.add_argument("--leader-elect", default="true", choices=("true", "false"))
-    sched.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
-    sched.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
-    sched.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    _leader_election_args(sched)
     from .simnodes import runner as simnodes
 
     simnodes.add_arguments(sub.add_parser("sim-nodes", help="run simulated nodes (fake kubelets) for tests and scale"))

@@ -126,3 +126,16 @@ class LeaderElector:
         except (errors.ApiError, OSError) as e:
             log.info("lease attempt failed: %s", e)
             return False
+
+
+async def run_elected(client: Client, config: LeaderElectionConfig | None,
+                      lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """How every component runs: `lead` only while holding the lease, campaigning again
+    after losing it; with no config (leader election off) `lead` just runs."""
+    if config is None:
+        await lead()
+        return
+    elector = LeaderElector(client, config)
+    while True:
+        await elector.run(lead)
+        log.info("leadership lost; waiting to lead again name=%s", config.name)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from ..api.registry import Registry
 from ..client.config import load_kubeconfig
 from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_owner_uid
-from ..client.leaderelection import LeaderElectionConfig, LeaderElector
+from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
 from .deployment import DeploymentController
 from .garbagecollector import GarbageCollector
@@ -112,15 +112,9 @@ async def run(config: ManagerConfig) -> None:
             finally:
                 await informers.stop()
 
-        if not config.leader_elect:
-            await lead()
-            return
-        elector = LeaderElector(client, LeaderElectionConfig(
-            "kube-system", "kube-controller-manager", config.identity,
-            config.lease_duration, config.renew_deadline, config.retry_period))
-        while True:
-            await elector.run(lead)
-            log.info("leadership lost; waiting to lead again")
+        election = LeaderElectionConfig("kube-system", "kube-controller-manager", config.identity,
+                                        config.lease_duration, config.renew_deadline, config.retry_period)
+        await run_elected(client, election if config.leader_elect else None, lead)
 
 
 def main(config: ManagerConfig) -> None:

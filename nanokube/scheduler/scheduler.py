@@ -26,7 +26,7 @@ from ..api.registry import Registry
 from ..client.config import load_kubeconfig
 from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
-from ..client.leaderelection import LeaderElectionConfig, LeaderElector
+from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
 from .cache import Cache
 from .framework import fit_error, filter_nodes, preempt, select_node
@@ -238,15 +238,9 @@ async def run(config: SchedulerConfig) -> None:
         async def lead() -> None:
             await Scheduler(client).run()
 
-        if not config.leader_elect:
-            await lead()
-            return
-        elector = LeaderElector(client, LeaderElectionConfig(
-            "kube-system", "kube-scheduler", config.identity,
-            config.lease_duration, config.renew_deadline, config.retry_period))
-        while True:
-            await elector.run(lead)
-            log.info("leadership lost; waiting to lead again")
+        election = LeaderElectionConfig("kube-system", "kube-scheduler", config.identity,
+                                        config.lease_duration, config.renew_deadline, config.retry_period)
+        await run_elected(client, election if config.leader_elect else None, lead)
 
 
 def main(config: SchedulerConfig) -> None:

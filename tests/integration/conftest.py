@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,36 @@ class Server(devserver.DevServer):
         return res
 
 
-def start_server(data_dir: Path, *extra: str) -> Server:
-    d = devserver.start(data_dir, *extra)
+def start_server(data_dir: Path, *extra: str, command: str = "apiserver") -> Server:
+    d = devserver.start(data_dir, *extra, command=command)
     return Server(d.proc, d.data_dir, d.kubeconfig, d.log, d.started_in)
+
+
+def cluster_fixture(*flags: str):  # type: ignore[no-untyped-def]
+    """A module-scoped `nanokube server` (API server, controller-manager, scheduler and, with
+    `--sim-nodes N`, simulated nodes) for a test module: `cluster = cluster_fixture(...)`."""
+
+    @pytest.fixture(scope="module")
+    def cluster(tmp_path_factory: pytest.TempPathFactory):
+        s = start_server(tmp_path_factory.mktemp("cluster") / "data", *flags, command="server")
+        if "--sim-nodes" in flags:  # tests start once every node is there
+            want = int(flags[flags.index("--sim-nodes") + 1])
+            ready = wait_for(lambda: len(s.kubectl("get", "nodes", "-o", "name", check=False).stdout.split()) >= want)
+            assert ready, "simulated nodes did not register"
+        yield s
+        s.stop()
+
+    return cluster
+
+
+def wait_for(check, seconds: float = 30.0):  # type: ignore[no-untyped-def]
+    """Poll `check` until it returns something true or the deadline passes; return its result."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -5,28 +5,13 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
-from nanokube import devserver
-
-from .conftest import Server
+from .conftest import cluster_fixture, wait_for
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    d = devserver.start(tmp_path_factory.mktemp("cluster") / "data", command="server")
-    s = Server(d.proc, d.data_dir, d.kubeconfig, d.log, d.started_in)
-    yield s
-    s.stop()
+cluster = cluster_fixture()
 
 
-def wait_for(check, seconds: float = 20.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def test_every_namespace_gets_a_default_service_account(cluster):

@@ -7,28 +7,13 @@ import subprocess
 import sys
 import time
 
-import pytest
 
-from nanokube import devserver
-
-from .conftest import Server
+from .conftest import cluster_fixture, wait_for
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    d = devserver.start(tmp_path_factory.mktemp("sched") / "data", "--sim-nodes", "3", command="server")
-    s = Server(d.proc, d.data_dir, d.kubeconfig, d.log, d.started_in)
-    yield s
-    s.stop()
+cluster = cluster_fixture("--sim-nodes", "3")
 
 
-def wait_for(check, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def get(cluster, *args):

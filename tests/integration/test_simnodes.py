@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
-
-import pytest
-
-from nanokube import devserver
-
-from .conftest import Server
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    d = devserver.start(tmp_path_factory.mktemp("sim") / "data", "--sim-nodes", "3", command="server")
-    s = Server(d.proc, d.data_dir, d.kubeconfig, d.log, d.started_in)
-    yield s
-    s.stop()
+from .conftest import cluster_fixture, wait_for
 
 
-def wait_for(check, seconds: float = 20.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
+cluster = cluster_fixture("--sim-nodes", "3")
+
+
 
 
 def get(cluster, *args):
