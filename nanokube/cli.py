@@ -30,6 +30,12 @@ def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true")
 
 
+def _configure_logging(level: int | str | None = None) -> None:
+    """One log format for every component: `time LEVEL logger message`."""
+    logging.basicConfig(level=level or os.environ.get("NANOKUBE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
 def _leader_election_args(p: argparse.ArgumentParser) -> None:
     """Upstream's leader election flags, shared by controller-manager and scheduler."""
     p.add_argument("--leader-elect", default="true", choices=("true", "false"))
@@ -72,10 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .apiserver.server import APIServer, run
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    _configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         import uvloop  # type: ignore[import-not-found]
 
@@ -148,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("kubectl", help="run kubectl against this cluster", add_help=False)
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
+    if args.command in ("controller-manager", "scheduler", "sim-nodes"):
+        _configure_logging()
     if args.command in ("server", "apiserver"):
         return _serve(args)
     if args.command == "controller-manager":

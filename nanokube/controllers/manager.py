@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Callable
@@ -118,6 +117,4 @@ async def run(config: ManagerConfig) -> None:
 
 
 def main(config: ManagerConfig) -> None:
-    logging.basicConfig(level=os.environ.get("NANOKUBE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run(config))

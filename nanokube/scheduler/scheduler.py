@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import os
 import random
 import socket
 import uuid
@@ -244,6 +243,4 @@ async def run(config: SchedulerConfig) -> None:
 
 
 def main(config: SchedulerConfig) -> None:
-    logging.basicConfig(level=os.environ.get("NANOKUBE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run(config))

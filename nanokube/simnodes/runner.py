@@ -290,14 +290,9 @@ def add_arguments(p: Any) -> None:
 
 
 def main(args: Any) -> int:
-    import logging as _logging
-    import os
-
     from ..client.config import load_kubeconfig
     from .nodes import parse_taint
 
-    _logging.basicConfig(level=os.environ.get("NANOKUBE_LOG_LEVEL", "INFO"),
-                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     labels = dict(kv.split("=", 1) for kv in args.node_labels.split(",") if "=" in kv)
     taints = [parse_taint(t) for t in args.register_with_taints.split(",") if t.strip()]
     shape = NodeShape(cpu=args.cpu, memory=args.memory, pods=args.max_pods, labels=labels, taints=taints)

@@ -26,6 +26,25 @@ def serving(pod) -> bool:
     return ready and not pod["metadata"].get("deletionTimestamp")
 
 
+def sample_during(sample, action) -> list:
+    """Run `action` while another thread keeps calling `sample`; every sample taken."""
+    seen: list = []
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            seen.append(sample())
+
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        action()
+    finally:
+        stop.set()
+        t.join()
+    return seen
+
+
 def rollout(cluster, ns, name="web"):
     res = cluster.kubectl("rollout", "status", f"deploy/{name}", "-n", ns, "--timeout=60s")
     assert "successfully rolled out" in res.stdout
@@ -39,22 +58,9 @@ def test_rollout_update_undo_history(cluster):
     assert len({p["spec"]["nodeName"] for p in pods(cluster, ns)}) >= 2, "spread over nodes"
 
     # while the image rolls, never fewer than replicas - maxUnavailable (3 - 0) pods serve
-    lowest = [3]
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            lowest[0] = min(lowest[0], sum(1 for p in pods(cluster, ns) if serving(p)))
-
-    t = threading.Thread(target=watch)
-    t.start()
-    try:
-        cluster.kubectl("set", "image", "deploy/web", "nginx=nginx:1.27", "-n", ns)
-        rollout(cluster, ns)
-    finally:
-        stop.set()
-        t.join()
-    assert lowest[0] >= 3
+    seen = sample_during(lambda: sum(1 for p in pods(cluster, ns) if serving(p)), lambda: (
+        cluster.kubectl("set", "image", "deploy/web", "nginx=nginx:1.27", "-n", ns), rollout(cluster, ns)))
+    assert seen and min(seen) >= 3
     images = {p["spec"]["containers"][0]["image"] for p in pods(cluster, ns) if serving(p)}
     assert images == {"nginx:1.27"}
 
@@ -111,23 +117,9 @@ def test_recreate_stops_old_pods_before_starting_new(cluster):
     obj["spec"]["strategy"] = {"type": "Recreate"}
     cluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
     rollout(cluster, ns)
-    mixed = [False]
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            images = {p["spec"]["containers"][0]["image"] for p in pods(cluster, ns)}
-            mixed[0] = mixed[0] or len(images) > 1
-
-    t = threading.Thread(target=watch)
-    t.start()
-    try:
-        cluster.kubectl("set", "image", "deploy/web", "nginx=nginx:2", "-n", ns)
-        rollout(cluster, ns)
-    finally:
-        stop.set()
-        t.join()
-    assert not mixed[0], "old and new pods never coexist under Recreate"
+    seen = sample_during(lambda: len({p["spec"]["containers"][0]["image"] for p in pods(cluster, ns)}), lambda: (
+        cluster.kubectl("set", "image", "deploy/web", "nginx=nginx:2", "-n", ns), rollout(cluster, ns)))
+    assert seen and max(seen) <= 1, "old and new pods never coexist under Recreate"
 
 
 def test_delete_cascades_or_orphans(cluster):
