@@ -116,8 +116,9 @@ class APIServer:
             server = site._server  # the kernel picked the port
             assert server is not None and server.sockets
             self.port = server.sockets[0].getsockname()[1]
-        ctx.extra["ready"].set()
         host = "127.0.0.1" if c.bind_address in ("0.0.0.0", "::", "127.0.0.1") else c.bind_address
+        await _publish_kubernetes_endpoints(objects, registry, host, self.port)
+        ctx.extra["ready"].set()
         kubeconfig = os.path.join(c.data_dir, "kubeconfig.yaml")
         certs.write_kubeconfig(kubeconfig, paths, f"https://{_hostport(host, self.port)}")
         log.info("API server ready; kubeconfig written to %s", kubeconfig)
@@ -199,6 +200,42 @@ async def _bootstrap(objects: Objects, registry: Registry, allocator: ServiceAll
             {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
             "sessionAffinity": "None", "type": "ClusterIP"},
     })
+
+
+async def _publish_kubernetes_endpoints(objects: Objects, registry: Registry, host: str, port: int) -> None:
+    """Point the `default/kubernetes` Service at this API server (upstream's endpoint
+    reconciler): its targetPort, its Endpoints and its EndpointSlice follow the address and
+    port the server really listens on, which change when it restarts on another port."""
+    svcs = registry.require("", "v1", "services")
+    eps = registry.require("", "v1", "endpoints")
+    slices = registry.require("discovery.k8s.io", "v1", "endpointslices")
+    opts = WriteOptions(manager="kube-apiserver")
+    port_spec = {"name": "https", "port": port, "protocol": "TCP"}
+
+    def service(cur: dict[str, Any] | None) -> dict[str, Any]:
+        assert cur is not None
+        for p in cur["spec"].get("ports") or []:
+            if p.get("name") == "https":
+                p["targetPort"] = port
+        return cur
+
+    def endpoints(cur: dict[str, Any] | None) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"name": "kubernetes", "namespace": "default",
+                             "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                "subsets": [{"addresses": [{"ip": host}], "ports": [port_spec]}]}
+
+    def endpoint_slice(cur: dict[str, Any] | None) -> dict[str, Any]:
+        return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "kubernetes", "namespace": "default",
+                             "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                "addressType": "IPv6" if ":" in host else "IPv4",
+                "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
+                "ports": [port_spec]}
+
+    await objects.update(svcs, "default", "kubernetes", service, opts)
+    await objects.update(eps, "default", "kubernetes", endpoints, opts, create_missing=True)
+    await objects.update(slices, "default", "kubernetes", endpoint_slice, opts, create_missing=True)
 
 
 async def run(config: Config, on_ready: Callable[[APIServer], None] | None = None) -> None:

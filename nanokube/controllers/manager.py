@@ -21,6 +21,8 @@ from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, b
 from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
 from .deployment import DeploymentController
+from .endpoints import EndpointsController
+from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
@@ -28,7 +30,8 @@ from .serviceaccount import ServiceAccountController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("deployment", "garbagecollector", "namespace", "replicaset", "replicationcontroller", "serviceaccount")
+ALL_CONTROLLERS = ("deployment", "endpoints", "endpointslice", "garbagecollector", "namespace", "replicaset",
+                   "replicationcontroller", "serviceaccount")
 
 
 class Controller(Protocol):
@@ -88,6 +91,11 @@ class Informers:
 _FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
     "deployment": lambda c, inf: DeploymentController(c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"),
                                                       inf.get("", "pods")),
+    "endpoints": lambda c, inf: EndpointsController(c, inf.get("", "services"), inf.get("", "pods"),
+                                                    inf.get("", "endpoints")),
+    "endpointslice": lambda c, inf: EndpointSliceController(c, inf.get("", "services"), inf.get("", "pods"),
+                                                            inf.get("discovery.k8s.io", "endpointslices"),
+                                                            inf.get("", "nodes")),
     "garbagecollector": lambda c, inf: GarbageCollector(c),
     "replicaset": lambda c, inf: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
     "replicationcontroller": lambda c, inf: ReplicaSetController(
