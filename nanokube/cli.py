@@ -7,8 +7,25 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import shutil
 import sys
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration(text: str) -> float:
+    """A flag value in seconds: a Go duration as upstream's flags take ("40s", "1m30s",
+    "500ms") or a plain number of seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (want e.g. 40s, 1m30s, 500ms)")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:
@@ -26,7 +43,18 @@ def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--watch-bookmark-interval", type=float, default=60.0,
                    help="seconds between watch bookmarks")
     p.add_argument("--max-requests-inflight", type=int, default=400)
+    p.add_argument("--default-not-ready-toleration-seconds", type=int, default=300,
+                   help="tolerationSeconds of the not-ready:NoExecute toleration every pod gets")
+    p.add_argument("--default-unreachable-toleration-seconds", type=int, default=300,
+                   help="tolerationSeconds of the unreachable:NoExecute toleration every pod gets")
     p.add_argument("--sim-nodes", type=int, default=0, help="also run this many simulated nodes (server only)")
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod CIDRs of the nodes come from here (server only)")
+    p.add_argument("--kube-controller-manager-arg", action="append", default=[], metavar="FLAG=VALUE",
+                   help="extra controller-manager flag, e.g. node-monitor-grace-period=10s (server only)")
+    p.add_argument("--kube-scheduler-arg", action="append", default=[], metavar="FLAG=VALUE",
+                   help="extra scheduler flag (server only)")
+    p.add_argument("--sim-nodes-arg", action="append", default=[], metavar="FLAG=VALUE",
+                   help="extra flag for the simulated nodes, e.g. node-lease-renew-interval=1 (server only)")
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -44,6 +72,29 @@ def _leader_election_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--leader-elect-retry-period", type=float, default=2.0)
 
 
+def _controller_manager_args(p: argparse.ArgumentParser) -> None:
+    """Upstream's kube-controller-manager flags for the controllers we run."""
+    p.add_argument("--kubeconfig", required=True)
+    p.add_argument("--controllers", default="*", help="comma-separated names, * for all")
+    p.add_argument("--node-monitor-period", type=duration, default=5.0)
+    p.add_argument("--node-monitor-grace-period", type=duration, default=50.0)
+    p.add_argument("--node-startup-grace-period", type=duration, default=60.0)
+    p.add_argument("--node-eviction-rate", type=float, default=0.1, help="nodes per second tainted NoExecute per zone")
+    p.add_argument("--secondary-node-eviction-rate", type=float, default=0.01)
+    p.add_argument("--large-cluster-size-threshold", type=int, default=50)
+    p.add_argument("--unhealthy-zone-threshold", type=float, default=0.55)
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
+    p.add_argument("--allocate-node-cidrs", default="true", choices=("true", "false"))
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16")
+    p.add_argument("--node-cidr-mask-size", type=int, default=24)
+    _leader_election_args(p)
+
+
+def _component_args(extra: list[str]) -> list[str]:
+    """k3s-style `FLAG=VALUE` pass-through values as command-line flags."""
+    return [f"--{a.lstrip('-')}" for a in extra]
+
+
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .apiserver.server import Config, default_data_dir
 
@@ -57,6 +108,8 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         compaction_interval=args.compaction_interval,
         bookmark_interval=args.watch_bookmark_interval,
         max_in_flight=args.max_requests_inflight,
+        default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
     )
 
 
@@ -92,14 +145,15 @@ def _serve(args: argparse.Namespace) -> int:
         if args.command != "server":
             return
         kubeconfig = os.path.join(config.data_dir, "kubeconfig.yaml")
-        children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "controller-manager",
-                                          "--kubeconfig", kubeconfig], preexec_fn=_die_with_parent))
-        children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "scheduler",
-                                          "--kubeconfig", kubeconfig], preexec_fn=_die_with_parent))
+        def start(command: str, *flags: str) -> None:
+            children.append(subprocess.Popen([sys.executable, "-m", "nanokube", command, "--kubeconfig", kubeconfig,
+                                              *flags], preexec_fn=_die_with_parent))
+
+        start("controller-manager", "--cluster-cidr", args.cluster_cidr,
+              *_component_args(args.kube_controller_manager_arg))
+        start("scheduler", *_component_args(args.kube_scheduler_arg))
         if args.sim_nodes:
-            children.append(subprocess.Popen([sys.executable, "-m", "nanokube", "sim-nodes", "--kubeconfig",
-                                              kubeconfig, "--count", str(args.sim_nodes)],
-                                             preexec_fn=_die_with_parent))
+            start("sim-nodes", "--count", str(args.sim_nodes), *_component_args(args.sim_nodes_arg))
 
     try:
         asyncio.run(run(config, on_ready=start_components))
@@ -138,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     _server_args(server)
     apiserver = sub.add_parser("apiserver", help="run only the API server")
     _server_args(apiserver)
-    cm = sub.add_parser("controller-manager", help="run the controllers (leader-elected)")
-    cm.add_argument("--kubeconfig", required=True)
-    cm.add_argument("--controllers", default="*", help="comma-separated names, * for all")
-    _leader_election_args(cm)
+    _controller_manager_args(sub.add_parser("controller-manager", help="run the controllers (leader-elected)"))
     sched = sub.add_parser("scheduler", help="run the scheduler (leader-elected)")
     sched.add_argument("--kubeconfig", required=True)
     _leader_election_args(sched)
@@ -163,10 +214,22 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [n for n in names if n not in manager.ALL_CONTROLLERS]
         if unknown:
             parser.error(f"unknown controllers: {', '.join(unknown)} (known: {', '.join(manager.ALL_CONTROLLERS)})")
+        from .controllers.nodelifecycle import NodeLifecycleSettings
+        from .controllers.podgc import PodGCSettings
+
         manager.main(manager.ManagerConfig(
             kubeconfig=args.kubeconfig, controllers=names, leader_elect=args.leader_elect == "true",
             lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
-            retry_period=args.leader_elect_retry_period))
+            retry_period=args.leader_elect_retry_period,
+            node_lifecycle=NodeLifecycleSettings(
+                monitor_period=args.node_monitor_period, grace_period=args.node_monitor_grace_period,
+                startup_grace_period=args.node_startup_grace_period, eviction_rate=args.node_eviction_rate,
+                secondary_eviction_rate=args.secondary_node_eviction_rate,
+                large_cluster_size_threshold=args.large_cluster_size_threshold,
+                unhealthy_zone_threshold=args.unhealthy_zone_threshold),
+            pod_gc=PodGCSettings(terminated_pod_gc_threshold=args.terminated_pod_gc_threshold),
+            allocate_node_cidrs=args.allocate_node_cidrs == "true", cluster_cidr=args.cluster_cidr,
+            node_cidr_mask_size=args.node_cidr_mask_size))
         return 0
     if args.command == "scheduler":
         from .scheduler import scheduler

@@ -1,8 +1,9 @@
 """Built-in admission: what upstream's default admission plugins do to a write.
 
 NamespaceLifecycle (no new objects in missing or terminating namespaces), Service address
-and port allocation, Priority (spec.priority from priorityClassName) and the ServiceAccount
-default for pods.
+and port allocation, Priority (spec.priority from priorityClassName), the ServiceAccount
+default for pods, and DefaultTolerationSeconds (pods tolerate a not-ready or unreachable
+node for 300 s before the taint eviction controller removes them).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ SYSTEM_PRIORITY_CLASSES = {
 
 
 class Admission:
-    def __init__(self, objects: Objects, allocator: ServiceAllocator) -> None:
+    def __init__(self, objects: Objects, allocator: ServiceAllocator, not_ready_toleration_seconds: int = 300,
+                 unreachable_toleration_seconds: int = 300) -> None:
         self.objects = objects
         self.allocator = allocator
+        self.default_tolerations = {"node.kubernetes.io/not-ready": not_ready_toleration_seconds,
+                                    "node.kubernetes.io/unreachable": unreachable_toleration_seconds}
         reg = objects.registry
         self.namespaces = reg.get("", "v1", "namespaces")
         self.priority_classes = reg.get("scheduling.k8s.io", "v1", "priorityclasses")
@@ -87,6 +91,7 @@ class Admission:
         if not spec.get("serviceAccountName"):
             spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
         spec["serviceAccount"] = spec["serviceAccountName"]
+        self._default_tolerations(spec)
         name = spec.get("priorityClassName")
         if name:
             value = SYSTEM_PRIORITY_CLASSES.get(name)
@@ -109,6 +114,15 @@ class Admission:
                 spec.setdefault("preemptionPolicy", default.get("preemptionPolicy", "PreemptLowerPriority"))
             else:
                 spec.setdefault("priority", 0)
+
+    def _default_tolerations(self, spec: dict[str, Any]) -> None:
+        tolerations = list(spec.get("tolerations") or [])
+        for key, seconds in self.default_tolerations.items():
+            if any((t.get("key") == key or (not t.get("key") and t.get("operator") == "Exists"))
+                   and t.get("effect") in ("NoExecute", "", None) for t in tolerations):
+                continue  # the pod already says how long it tolerates this
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds})
+        spec["tolerations"] = tolerations
 
     def _global_default(self) -> dict[str, Any] | None:
         if self.priority_classes is None:

@@ -48,6 +48,8 @@ class Config:
     compaction_interval: float = 300.0
     bookmark_interval: float = 60.0
     max_in_flight: int = 400
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
 
 
 def default_data_dir() -> str:
@@ -93,7 +95,8 @@ class APIServer:
             c.service_cidr, (lo, hi),
         )
         _install_builtin_hooks(objects, schema)
-        Admission(objects, allocator).install()
+        Admission(objects, allocator, c.default_not_ready_toleration_seconds,
+                  c.default_unreachable_toleration_seconds).install()
         crds = CRDs(objects, registry)
         crds.start()
         ctx.extra["crds"] = crds

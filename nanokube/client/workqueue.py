@@ -12,6 +12,8 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 
+from ..api import errors
+
 
 class WorkQueue:
     def __init__(self, *, base_delay: float = 0.005, max_delay: float = 1000.0) -> None:
@@ -117,6 +119,9 @@ async def run_worker(queue: WorkQueue, sync: Callable[[Hashable], Awaitable[floa
             queue.forget(key)
             if again is not None:
                 queue.add_after(key, again)
+        except errors.Conflict as e:  # raced another writer: expected, retried with the fresh object
+            log.debug("sync conflict key=%s error=%s", key, e)
+            queue.add_rate_limited(key)
         except Exception as e:
             log.warning("sync failed key=%s error=%s", key, e)
             queue.add_rate_limited(key)

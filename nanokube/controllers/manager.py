@@ -25,13 +25,18 @@ from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
+from .nodeipam import NodeIpamController
+from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
+from .podgc import PodGCController, PodGCSettings
 from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
 from .serviceaccount import ServiceAccountController
+from .tainteviction import TaintEvictionController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("deployment", "endpoints", "endpointslice", "garbagecollector", "namespace", "replicaset",
-                   "replicationcontroller", "serviceaccount")
+ALL_CONTROLLERS = ("deployment", "endpoints", "endpointslice", "garbagecollector", "namespace", "nodeipam",
+                   "nodelifecycle", "podgc", "replicaset", "replicationcontroller", "serviceaccount",
+                   "taint-eviction-controller")
 
 
 class Controller(Protocol):
@@ -49,6 +54,11 @@ class ManagerConfig:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{uuid.uuid4()}")
+    node_lifecycle: NodeLifecycleSettings = field(default_factory=NodeLifecycleSettings)
+    pod_gc: PodGCSettings = field(default_factory=PodGCSettings)
+    allocate_node_cidrs: bool = True
+    cluster_cidr: str = "10.42.0.0/16"
+    node_cidr_mask_size: int = 24
 
 
 def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
@@ -88,20 +98,27 @@ class Informers:
         await asyncio.gather(*(inf.stop() for inf in self._informers.values()))
 
 
-_FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
-    "deployment": lambda c, inf: DeploymentController(c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"),
+_FACTORIES: dict[str, Callable[[Client, Informers, ManagerConfig], Controller]] = {
+    "deployment": lambda c, inf, cfg: DeploymentController(c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"),
                                                       inf.get("", "pods")),
-    "endpoints": lambda c, inf: EndpointsController(c, inf.get("", "services"), inf.get("", "pods"),
+    "endpoints": lambda c, inf, cfg: EndpointsController(c, inf.get("", "services"), inf.get("", "pods"),
                                                     inf.get("", "endpoints")),
-    "endpointslice": lambda c, inf: EndpointSliceController(c, inf.get("", "services"), inf.get("", "pods"),
+    "endpointslice": lambda c, inf, cfg: EndpointSliceController(c, inf.get("", "services"), inf.get("", "pods"),
                                                             inf.get("discovery.k8s.io", "endpointslices"),
                                                             inf.get("", "nodes")),
-    "garbagecollector": lambda c, inf: GarbageCollector(c),
-    "replicaset": lambda c, inf: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
-    "replicationcontroller": lambda c, inf: ReplicaSetController(
+    "garbagecollector": lambda c, inf, cfg: GarbageCollector(c),
+    "replicaset": lambda c, inf, cfg: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
+    "replicationcontroller": lambda c, inf, cfg: ReplicaSetController(
         c, inf.get("", "replicationcontrollers"), inf.get("", "pods"), resource=REPLICATIONCONTROLLERS),
-    "namespace": lambda c, inf: NamespaceController(c, inf.get("", "namespaces")),
-    "serviceaccount": lambda c, inf: ServiceAccountController(c, inf.get("", "namespaces"),
+    "nodeipam": lambda c, inf, cfg: NodeIpamController(c, inf.get("", "nodes"), cfg.cluster_cidr,
+                                                       cfg.node_cidr_mask_size),
+    "nodelifecycle": lambda c, inf, cfg: NodeLifecycleController(
+        c, inf.get("", "nodes"), inf.get("coordination.k8s.io", "leases"), inf.get("", "pods"), cfg.node_lifecycle),
+    "podgc": lambda c, inf, cfg: PodGCController(c, inf.get("", "pods"), inf.get("", "nodes"), cfg.pod_gc),
+    "taint-eviction-controller": lambda c, inf, cfg: TaintEvictionController(c, inf.get("", "nodes"),
+                                                                             inf.get("", "pods")),
+    "namespace": lambda c, inf, cfg: NamespaceController(c, inf.get("", "namespaces")),
+    "serviceaccount": lambda c, inf, cfg: ServiceAccountController(c, inf.get("", "namespaces"),
                                                               inf.get("", "serviceaccounts")),
 }
 
@@ -111,9 +128,10 @@ async def run(config: ManagerConfig) -> None:
     async with client:
         async def lead() -> None:
             informers = Informers(client)
-            controllers = [_FACTORIES[name](client, informers) for name in config.controllers]
+            names = [n for n in config.controllers if n != "nodeipam" or config.allocate_node_cidrs]
+            controllers = [_FACTORIES[name](client, informers, config) for name in names]
             await informers.start_and_sync()
-            log.info("controllers running: %s", ", ".join(config.controllers))
+            log.info("controllers running: %s", ", ".join(names))
             try:
                 await asyncio.gather(*(c.run() for c in controllers))
             finally:
