@@ -319,6 +319,22 @@ def _endpointslice(o: Obj) -> None:
             _set(p, "protocol", "TCP")
 
 
+def _limit_range(o: Obj) -> None:
+    """Container items: the default limit falls back to max, the default request to the
+    default limit, then to min (so admission always knows what to fill in)."""
+    for item in (o.get("spec") or {}).get("limits") or []:
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        default = item.setdefault("default", {})
+        request = item.setdefault("defaultRequest", {})
+        for source, target in ((item.get("max"), default), (default, request), (item.get("min"), request)):
+            for k, v in (source or {}).items():
+                target.setdefault(k, v)
+        for key in ("default", "defaultRequest"):
+            if not item[key]:
+                del item[key]
+
+
 def _podtemplate(o: Obj) -> None:
     pod_template(o.get("template"))
 
@@ -332,6 +348,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Namespace"): _namespace,
     ("", "PersistentVolume"): _pv,
     ("", "PersistentVolumeClaim"): _pvc,
+    ("", "LimitRange"): _limit_range,
     ("apps", "Deployment"): _deployment,
     ("apps", "ReplicaSet"): _replicaset,
     ("apps", "StatefulSet"): _statefulset,

@@ -51,3 +51,34 @@ def is_valid(text: object) -> bool:
     except QuantityError:
         return False
     return True
+
+
+_DECIMAL_SUFFIXES = (("E", 18), ("P", 15), ("T", 12), ("G", 9), ("M", 6), ("k", 3), ("", 0), ("m", -3),
+                     ("u", -6), ("n", -9))
+_BINARY_SUFFIXES = (("Ei", 60), ("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10))
+
+
+def is_binary(text: object) -> bool:
+    """Whether a quantity is written with a binary suffix (Ki, Mi, ...), whose format sums
+    and usages of it keep, as upstream's Quantity keeps its format."""
+    return isinstance(text, str) and text.strip()[-2:] in _BINARY
+
+
+def format(value: Fraction, binary: bool = False) -> str:
+    """The canonical text of a quantity: the largest suffix that keeps it a whole number
+    (`1500m` → `1500m`, `2000` → `2k`, `1.5Gi` → `1536Mi` in binary format); values too
+    small for nano-units are rounded up, as upstream does."""
+    if value == 0:
+        return "0"
+    if binary and value.denominator == 1 and abs(value) >= 1024:
+        n = int(value)
+        for suffix, power in _BINARY_SUFFIXES:
+            if n % (1 << power) == 0:
+                return f"{n >> power}{suffix}"
+        return str(n)
+    for suffix, exp in _DECIMAL_SUFFIXES:
+        scaled = value / Fraction(10) ** exp
+        if scaled.denominator == 1:
+            return f"{scaled.numerator}{suffix}"
+    nanos = -((-value * 10**9) // 1)  # ceiling
+    return format(Fraction(nanos, 10**9))

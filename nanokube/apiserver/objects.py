@@ -95,6 +95,9 @@ class Objects:
         # run after defaults and admission on every write; raise errors.Invalid
         self.validators: list[Callable[[Resource, dict[str, Any], dict[str, Any] | None, str], None]] = []
         self.defaulters: list[Callable[[Resource, dict[str, Any]], dict[str, Any]]] = []
+        # validating admission: run in order after validation, so only valid objects are
+        # charged (e.g. to a ResourceQuota); may raise, must not change the object
+        self.validating_admit: list[Mutator] = []
         # managed-fields tracking: (resource, old, new, options, operation) → new
         self.track_fields: Callable[..., dict[str, Any]] | None = None
         # run after a successful (non-dry-run) delete, e.g. to release allocations
@@ -139,7 +142,10 @@ class Objects:
                 obj = d(r, obj)
         for hook in self.admit:
             obj = await hook(r, obj, old, opts)
-        return self._finish(r, obj, old, opts)
+        obj = self._finish(r, obj, old, opts)
+        for hook in self.validating_admit:
+            await hook(r, obj, old, opts)
+        return obj
 
     # -- create ----------------------------------------------------------------------------
 

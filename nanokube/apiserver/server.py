@@ -30,6 +30,7 @@ from .allocators import ServiceAllocator
 from .app import build_app
 from .context import Context, ServerOptions
 from .crds import CRDs
+from .limits import LimitsAdmission
 from .metrics import Metrics
 from .objects import Objects, WriteOptions
 from .watchcache import WatchCache
@@ -97,6 +98,7 @@ class APIServer:
         _install_builtin_hooks(objects, schema)
         Admission(objects, allocator, c.default_not_ready_toleration_seconds,
                   c.default_unreachable_toleration_seconds).install()
+        LimitsAdmission(objects).install()
         crds = CRDs(objects, registry)
         crds.start()
         ctx.extra["crds"] = crds

@@ -29,13 +29,14 @@ from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
 from .podgc import PodGCController, PodGCSettings
 from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
+from .resourcequota import INFORMED, ResourceQuotaController
 from .serviceaccount import ServiceAccountController
 from .tainteviction import TaintEvictionController
 
 log = logging.getLogger("nanokube.controllers")
 
 ALL_CONTROLLERS = ("deployment", "endpoints", "endpointslice", "garbagecollector", "namespace", "nodeipam",
-                   "nodelifecycle", "podgc", "replicaset", "replicationcontroller", "serviceaccount",
+                   "nodelifecycle", "podgc", "replicaset", "replicationcontroller", "resourcequota", "serviceaccount",
                    "taint-eviction-controller")
 
 
@@ -117,6 +118,8 @@ _FACTORIES: dict[str, Callable[[Client, Informers, ManagerConfig], Controller]] 
     "podgc": lambda c, inf, cfg: PodGCController(c, inf.get("", "pods"), inf.get("", "nodes"), cfg.pod_gc),
     "taint-eviction-controller": lambda c, inf, cfg: TaintEvictionController(c, inf.get("", "nodes"),
                                                                              inf.get("", "pods")),
+    "resourcequota": lambda c, inf, cfg: ResourceQuotaController(
+        c, inf.get("", "resourcequotas"), {plural: inf.get("", plural) for plural in INFORMED}),
     "namespace": lambda c, inf, cfg: NamespaceController(c, inf.get("", "namespaces")),
     "serviceaccount": lambda c, inf, cfg: ServiceAccountController(c, inf.get("", "namespaces"),
                                                               inf.get("", "serviceaccounts")),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..api import quantity
+from ..api.resources import pod_resources
 
 Obj = dict[str, Any]
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
@@ -28,31 +29,8 @@ def _amount(name: str, text: Any) -> int:
 
 
 def pod_requests(pod: Obj) -> dict[str, int]:
-    """What a pod asks for, as upstream computes it: the sum over containers, at least the
-    largest init container (restartable sidecars add up), plus pod overhead."""
-    spec = pod.get("spec") or {}
-    total: dict[str, int] = {}
-    for c in spec.get("containers") or []:
-        for k, v in ((c.get("resources") or {}).get("requests") or {}).items():
-            total[k] = total.get(k, 0) + _amount(k, v)
-    sidecars: dict[str, int] = {}  # restartable init containers started so far
-    init_peak: dict[str, int] = {}
-    for c in spec.get("initContainers") or []:
-        req = {k: _amount(k, v) for k, v in ((c.get("resources") or {}).get("requests") or {}).items()}
-        if c.get("restartPolicy") == "Always":  # a sidecar runs alongside everything after it
-            for k, v in req.items():
-                total[k] = total.get(k, 0) + v
-                sidecars[k] = sidecars.get(k, 0) + v
-            during = dict(sidecars)
-        else:
-            during = {k: req.get(k, 0) + sidecars.get(k, 0) for k in set(req) | set(sidecars)}
-        for k, v in during.items():
-            init_peak[k] = max(init_peak.get(k, 0), v)
-    for k, v in init_peak.items():
-        total[k] = max(total.get(k, 0), v)
-    for k, v in (spec.get("overhead") or {}).items():
-        total[k] = total.get(k, 0) + _amount(k, v)
-    return total
+    """What a pod asks for (api.resources), cpu in millicores and the rest in whole units."""
+    return {k: int(v * 1000) if k == "cpu" else int(v) for k, v in pod_resources(pod, "requests").items()}
 
 
 @dataclass
