@@ -9,8 +9,8 @@ from aiohttp import web
 
 from ..api import errors
 from ..api.registry import Resource
-from . import negotiation, paths
-from .objects import DeleteOptions, WriteOptions
+from . import eviction, negotiation, paths
+from .objects import WriteOptions
 
 if TYPE_CHECKING:
     from .handlers import ResourceHandler
@@ -35,7 +35,7 @@ async def handle(h: ResourceHandler, request: web.Request, t: paths.Target) -> w
     if sub == "binding":
         return await bind(h, request, t.resource, t.namespace, t.name)
     if sub == "eviction":
-        return await _evict(h, request, t)
+        return await eviction.evict(h, request, t)
     if sub == "finalize":
         return await _finalize(h, request, t)
     raise errors.NotFound("the server could not find the requested resource")
@@ -175,47 +175,6 @@ async def bind(
 
     opts = WriteOptions(manager="kube-scheduler", dry_run=_dry_run(request.query), subresource="binding")
     await h.ctx.objects.update(pods, namespace, name, mutate, opts)
-    return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
-
-
-# -- eviction ------------------------------------------------------------------------------
-
-
-async def _evict(h: ResourceHandler, request: web.Request, t: paths.Target) -> web.StreamResponse:
-    """Delete a pod unless a PodDisruptionBudget that selects it allows no disruption."""
-    from ..api import selectors
-    from .handlers import read_body, respond
-
-    assert t.name is not None
-    raw = await read_body(request)
-    body = negotiation.decode_body(request.headers.get("Content-Type"), raw)
-    if (body.get("metadata") or {}).get("name") not in (None, t.name):
-        raise errors.BadRequest("name in URL does not match name in Eviction object")
-    pod = (await h.ctx.objects.get(t.resource, t.namespace, t.name)).obj
-    phase = (pod.get("status") or {}).get("phase")
-    labels = pod["metadata"].get("labels") or {}
-    pdbs = h.ctx.registry.get("policy", "v1", "poddisruptionbudgets")
-    if pdbs is not None and phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
-        matching = [
-            o.obj for o in h.ctx.cache.list(pdbs.key(None), t.namespace)
-            if selectors.label_selector_from_dict((o.obj.get("spec") or {}).get("selector")).matches(labels)
-        ]
-        if len(matching) > 1:
-            raise errors.ApiError("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")
-        for pdb in matching:
-            allowed = int((pdb.get("status") or {}).get("disruptionsAllowed") or 0)
-            if allowed <= 0:
-                raise errors.TooManyRequests(
-                    "Cannot evict pod as it would violate the pod's disruption budget.",
-                    causes=[{"reason": "DisruptionBudget",
-                             "message": f"The disruption budget {pdb['metadata']['name']} needs "
-                                        f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
-                                        f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently"}],
-                )
-    delete_opts = body.get("deleteOptions") or {}
-    opts = DeleteOptions(grace_period=delete_opts.get("gracePeriodSeconds"),
-                         dry_run=bool(delete_opts.get("dryRun")))
-    await h.ctx.objects.delete(t.resource, t.namespace, t.name, opts)
     return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
 

@@ -21,6 +21,7 @@ from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, b
 from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
@@ -35,7 +36,7 @@ from .tainteviction import TaintEvictionController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("deployment", "endpoints", "endpointslice", "garbagecollector", "namespace", "nodeipam",
+ALL_CONTROLLERS = ("deployment", "disruption", "endpoints", "endpointslice", "garbagecollector", "namespace", "nodeipam",
                    "nodelifecycle", "podgc", "replicaset", "replicationcontroller", "resourcequota", "serviceaccount",
                    "taint-eviction-controller")
 
@@ -102,6 +103,10 @@ class Informers:
 _FACTORIES: dict[str, Callable[[Client, Informers, ManagerConfig], Controller]] = {
     "deployment": lambda c, inf, cfg: DeploymentController(c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"),
                                                       inf.get("", "pods")),
+    "disruption": lambda c, inf, cfg: DisruptionController(
+        c, inf.get("policy", "poddisruptionbudgets"), inf.get("", "pods"),
+        {"ReplicaSet": inf.get("apps", "replicasets"), "Deployment": inf.get("apps", "deployments"),
+         "StatefulSet": inf.get("apps", "statefulsets"), "ReplicationController": inf.get("", "replicationcontrollers")}),
     "endpoints": lambda c, inf, cfg: EndpointsController(c, inf.get("", "services"), inf.get("", "pods"),
                                                     inf.get("", "endpoints")),
     "endpointslice": lambda c, inf, cfg: EndpointSliceController(c, inf.get("", "services"), inf.get("", "pods"),
