@@ -84,6 +84,7 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--large-cluster-size-threshold", type=int, default=50)
     p.add_argument("--unhealthy-zone-threshold", type=float, default=0.55)
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
+    p.add_argument("--horizontal-pod-autoscaler-sync-period", type=duration, default=15.0)
     p.add_argument("--allocate-node-cidrs", default="true", choices=("true", "false"))
     p.add_argument("--cluster-cidr", default="10.42.0.0/16")
     p.add_argument("--node-cidr-mask-size", type=int, default=24)
@@ -227,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 secondary_eviction_rate=args.secondary_node_eviction_rate,
                 large_cluster_size_threshold=args.large_cluster_size_threshold,
                 unhealthy_zone_threshold=args.unhealthy_zone_threshold),
+            hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
             pod_gc=PodGCSettings(terminated_pod_gc_threshold=args.terminated_pod_gc_threshold),
             allocate_node_cidrs=args.allocate_node_cidrs == "true", cluster_cidr=args.cluster_cidr,
             node_cidr_mask_size=args.node_cidr_mask_size))

@@ -26,6 +26,7 @@ from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
+from .podautoscaler import PodAutoscalerController
 from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
 from .podgc import PodGCController, PodGCSettings
@@ -36,7 +37,8 @@ from .tainteviction import TaintEvictionController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("deployment", "disruption", "endpoints", "endpointslice", "garbagecollector", "namespace", "nodeipam",
+ALL_CONTROLLERS = ("deployment", "disruption", "endpoints", "endpointslice", "garbagecollector",
+                   "horizontalpodautoscaling", "namespace", "nodeipam",
                    "nodelifecycle", "podgc", "replicaset", "replicationcontroller", "resourcequota", "serviceaccount",
                    "taint-eviction-controller")
 
@@ -58,6 +60,7 @@ class ManagerConfig:
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{uuid.uuid4()}")
     node_lifecycle: NodeLifecycleSettings = field(default_factory=NodeLifecycleSettings)
     pod_gc: PodGCSettings = field(default_factory=PodGCSettings)
+    hpa_sync_period: float = 15.0
     allocate_node_cidrs: bool = True
     cluster_cidr: str = "10.42.0.0/16"
     node_cidr_mask_size: int = 24
@@ -125,6 +128,8 @@ _FACTORIES: dict[str, Callable[[Client, Informers, ManagerConfig], Controller]] 
                                                                              inf.get("", "pods")),
     "resourcequota": lambda c, inf, cfg: ResourceQuotaController(
         c, inf.get("", "resourcequotas"), {plural: inf.get("", plural) for plural in INFORMED}),
+    "horizontalpodautoscaling": lambda c, inf, cfg: PodAutoscalerController(
+        c, inf.get("autoscaling", "horizontalpodautoscalers"), cfg.hpa_sync_period),
     "namespace": lambda c, inf, cfg: NamespaceController(c, inf.get("", "namespaces")),
     "serviceaccount": lambda c, inf, cfg: ServiceAccountController(c, inf.get("", "namespaces"),
                                                               inf.get("", "serviceaccounts")),
