@@ -21,7 +21,7 @@ def _conditions(cluster):
 def test_bounds_are_kept_and_missing_metrics_reported(cluster):
     cluster.kubectl("create", "deployment", "web", "--image=x", "--replicas=1")
     cluster.kubectl("autoscale", "deployment", "web", "--min=3", "--max=5", "--cpu-percent=50")
-    replicas = lambda: json.loads(cluster.kubectl("get", "deploy", "web", "-o", "json").stdout)["spec"]["replicas"]  # noqa: E731
+    replicas = lambda: json.loads(cluster.kubectl("get", "deploy", "web", "-o", "json").stdout)["spec"]["replicas"]
     assert wait_for(lambda: replicas() == 3)
     conds = wait_for(lambda: (c := _conditions(cluster)).get("ScalingActive") and c)
     assert conds["ScalingActive"]["status"] == "False"
