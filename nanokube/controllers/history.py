@@ -110,12 +110,16 @@ def is_collision(existing: Obj, wanted: Obj) -> bool:
     return not equal_data(existing, wanted.get("data") or {})
 
 
-def history_to_trim(revisions: Iterable[Obj], live: set[str], limit: int | None) -> list[Obj]:
-    """Revisions to delete: the oldest of those no pod (nor the owner's status) uses, beyond
-    `limit` of them."""
+def history_to_trim(revisions: Iterable[Obj], live: set[str], limit: int | None,
+                    count_live: bool = False) -> list[Obj]:
+    """Revisions to delete, oldest first, never one in `live` (used by a pod or by the owner's
+    status). A StatefulSet keeps `limit` revisions besides the live ones; a DaemonSet
+    (`count_live`) keeps `limit` old revisions in all, live ones included, as upstream's do."""
     keep = DEFAULT_HISTORY_LIMIT if limit is None else max(int(limit), 0)
-    idle = [r for r in sort_revisions(revisions) if r["metadata"]["name"] not in live]
-    return idle[:max(len(idle) - keep, 0)]
+    ordered = sort_revisions(revisions)
+    idle = [r for r in ordered if r["metadata"]["name"] not in live]
+    excess = (len(ordered) if count_live else len(idle)) - keep
+    return idle[:max(excess, 0)]
 
 
 def _merge(live: Any, patch: Any) -> Any:

@@ -20,15 +20,18 @@ from ..client.config import load_kubeconfig
 from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_owner_uid
 from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
+from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
 from .serviceaccount import ServiceAccountController
+from .statefulset import StatefulSetController
 
 log = logging.getLogger("nanokube.controllers")
 
-ALL_CONTROLLERS = ("deployment", "garbagecollector", "namespace", "replicaset", "replicationcontroller", "serviceaccount")
+ALL_CONTROLLERS = ("daemonset", "deployment", "garbagecollector", "namespace", "replicaset", "replicationcontroller",
+                   "serviceaccount", "statefulset")
 
 
 class Controller(Protocol):
@@ -86,6 +89,8 @@ class Informers:
 
 
 _FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
+    "daemonset": lambda c, inf: DaemonSetController(c, inf.get("apps", "daemonsets"), inf.get("", "pods"),
+                                                    inf.get("", "nodes"), inf.get("apps", "controllerrevisions")),
     "deployment": lambda c, inf: DeploymentController(c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"),
                                                       inf.get("", "pods")),
     "garbagecollector": lambda c, inf: GarbageCollector(c),
@@ -95,6 +100,9 @@ _FACTORIES: dict[str, Callable[[Client, Informers], Controller]] = {
     "namespace": lambda c, inf: NamespaceController(c, inf.get("", "namespaces")),
     "serviceaccount": lambda c, inf: ServiceAccountController(c, inf.get("", "namespaces"),
                                                               inf.get("", "serviceaccounts")),
+    "statefulset": lambda c, inf: StatefulSetController(c, inf.get("apps", "statefulsets"), inf.get("", "pods"),
+                                                        inf.get("", "persistentvolumeclaims"),
+                                                        inf.get("apps", "controllerrevisions")),
 }
 
 

@@ -5,8 +5,8 @@ A StatefulSet's pods have stable identities: `<set>-<ordinal>` for ordinals in
 [start, start + replicas), host name = pod name, subdomain = serviceName, and one
 PersistentVolumeClaim `<claim>-<set>-<ordinal>` per volumeClaimTemplate, created before the
 pod. `plan` walks the ordinals as upstream does:
-1. every ordinal in range: a failed (or succeeded) pod is deleted and made again, a missing
-   pod is created (at the current revision below the partition, else at the update revision),
+1. every ordinal in range: a failed (or succeeded) pod is deleted (and made again once it is
+   gone), a missing pod is created (at the current revision below the partition, else at the update revision),
    a pod whose identity, storage or claim ownership drifted is updated. With OrderedReady
    (monotonic) the walk stops at the first pod it creates, or that is not Running, Ready and
    available: pod n+1 never exists before pod n is ready. Parallel walks on.
@@ -323,8 +323,12 @@ def plan(sts: Obj, pods: list[Obj], current_set: Obj, update_set: Obj, current_r
         pod = replicas_[i]
         n = start + i
         if phase(pod) in ("Failed", "Succeeded"):
-            steps.append(Step("delete", pod, "failed" if phase(pod) == "Failed" else "succeeded"))
-            pod = replicas_[i] = make(n)
+            # gone for good: delete it, and make it again once it is removed (a later sync)
+            if not is_terminating(pod):
+                steps.append(Step("delete", pod, "failed" if phase(pod) == "Failed" else "succeeded"))
+            if monotonic:
+                return steps
+            continue
         if not is_created(pod):
             if claim_is_stale(update_set, n, claims):
                 if monotonic:
