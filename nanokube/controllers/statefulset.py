@@ -309,9 +309,16 @@ class StatefulSetController:
             refs = su.claim_owner_refs(update_set, pod, live)
             if refs is None:
                 continue
+            meta = live["metadata"]
             try:
-                claims[live["metadata"]["name"]] = await self._patch_owners(CLAIMS, live, refs) or live
+                claims[meta["name"]] = await self.client.patch(
+                    CLAIMS, meta["name"], {"metadata": {"ownerReferences": refs or None, "uid": meta["uid"],
+                                                        "resourceVersion": meta.get("resourceVersion")}},
+                    meta.get("namespace"), field_manager=MANAGER)
+            except errors.NotFound:
+                continue
             except errors.ApiError as e:
+                # the pod must not go before its claim knows whether to go with it
                 raise StepFailed(str(e)) from e
 
     async def _create_pod(self, sts: Obj, pod: Obj) -> None:
