@@ -358,10 +358,19 @@ class DaemonSetController:
     async def _write_status(self, ds: Obj, nodes: list[Obj], pods: list[Obj], hash_: str, now: datetime.datetime,
                             observed: bool) -> Obj:
         status = dsu.compute_status(ds, nodes, dsu.pods_by_node(pods), hash_, now, observed)
-        if status != (ds.get("status") or {}):
+        if status == (ds.get("status") or {}):
+            return status
+        body = ds
+        for _ in range(3):  # our cache is often one (own) status write behind: retry on the live object
             try:
-                await self.client.update(DAEMONSETS, dict(ds, status=status), subresource="status",
+                await self.client.update(DAEMONSETS, dict(body, status=status), subresource="status",
                                          field_manager=MANAGER)
+                break
             except errors.NotFound:
-                pass
+                break
+            except errors.Conflict:
+                body = await self.client.get(DAEMONSETS, ds["metadata"]["name"], ds["metadata"]["namespace"])
+                if body["metadata"].get("generation") != ds["metadata"].get("generation") or \
+                        body["metadata"].get("uid") != ds["metadata"].get("uid"):
+                    break  # the spec changed: the sync that change triggers writes the status
         return status

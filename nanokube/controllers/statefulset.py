@@ -167,16 +167,31 @@ class StatefulSetController:
         except StepFailed as e:
             failure = e
         status = su.compute_status(sts, pods, current["metadata"]["name"], update["metadata"]["name"], collisions, now)
-        if su.status_changed(sts.get("status") or {}, status):
-            try:
-                await self.client.update(STATEFULSETS, dict(sts, status=status), subresource="status",
-                                         field_manager=MANAGER)
-            except errors.NotFound:
-                return None
+        if su.status_changed(sts.get("status") or {}, status) and not await self._write_status(sts, status):
+            return None
         await self._trim_history(sts, [*revisions, update], pods, status)
         if failure is not None:
             raise failure
         return su.requeue_for_availability(sts, status)
+
+    async def _write_status(self, sts: Obj, status: Obj) -> bool:
+        """Write the status; False when the set is gone. Our cached copy is often one status
+        write behind (our own): on a conflict the status goes onto the live object, unless
+        its spec changed meanwhile - then the next sync, which that change triggers, writes."""
+        body = sts
+        for _ in range(3):
+            try:
+                await self.client.update(STATEFULSETS, dict(body, status=status), subresource="status",
+                                         field_manager=MANAGER)
+                return True
+            except errors.NotFound:
+                return False
+            except errors.Conflict:
+                body = await self.client.get(STATEFULSETS, sts["metadata"]["name"], sts["metadata"]["namespace"])
+                if body["metadata"].get("generation") != sts["metadata"].get("generation") or \
+                        body["metadata"].get("uid") != sts["metadata"].get("uid"):
+                    return True
+        return True
 
     # -- ownership ---------------------------------------------------------------------------------
 
