@@ -20,27 +20,24 @@ from ..client.config import load_kubeconfig
 from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_owner_uid
 from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
+from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
-from .podautoscaler import PodAutoscalerController
 from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
+from .podautoscaler import PodAutoscalerController
 from .podgc import PodGCController, PodGCSettings
 from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
 from .resourcequota import INFORMED, ResourceQuotaController
 from .serviceaccount import ServiceAccountController
+from .statefulset import StatefulSetController
 from .tainteviction import TaintEvictionController
 
 log = logging.getLogger("nanokube.controllers")
-
-ALL_CONTROLLERS = ("deployment", "disruption", "endpoints", "endpointslice", "garbagecollector",
-                   "horizontalpodautoscaling", "namespace", "nodeipam",
-                   "nodelifecycle", "podgc", "replicaset", "replicationcontroller", "resourcequota", "serviceaccount",
-                   "taint-eviction-controller")
 
 
 class Controller(Protocol):
@@ -52,7 +49,7 @@ class Controller(Protocol):
 @dataclass
 class ManagerConfig:
     kubeconfig: str
-    controllers: tuple[str, ...] = ALL_CONTROLLERS
+    controllers: tuple[str, ...] = field(default_factory=lambda: ALL_CONTROLLERS)
     leader_elect: bool = True
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
@@ -103,37 +100,47 @@ class Informers:
         await asyncio.gather(*(inf.stop() for inf in self._informers.values()))
 
 
-_FACTORIES: dict[str, Callable[[Client, Informers, ManagerConfig], Controller]] = {
-    "deployment": lambda c, inf, cfg: DeploymentController(c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"),
-                                                      inf.get("", "pods")),
+Factory = Callable[[Client, Informers, "ManagerConfig"], Controller]
+
+_FACTORIES: dict[str, Factory] = {
+    "daemonset": lambda c, inf, cfg: DaemonSetController(
+        c, inf.get("apps", "daemonsets"), inf.get("", "pods"), inf.get("", "nodes"),
+        inf.get("apps", "controllerrevisions")),
+    "deployment": lambda c, inf, cfg: DeploymentController(
+        c, inf.get("apps", "deployments"), inf.get("apps", "replicasets"), inf.get("", "pods")),
     "disruption": lambda c, inf, cfg: DisruptionController(
         c, inf.get("policy", "poddisruptionbudgets"), inf.get("", "pods"),
         {"ReplicaSet": inf.get("apps", "replicasets"), "Deployment": inf.get("apps", "deployments"),
          "StatefulSet": inf.get("apps", "statefulsets"), "ReplicationController": inf.get("", "replicationcontrollers")}),
-    "endpoints": lambda c, inf, cfg: EndpointsController(c, inf.get("", "services"), inf.get("", "pods"),
-                                                    inf.get("", "endpoints")),
-    "endpointslice": lambda c, inf, cfg: EndpointSliceController(c, inf.get("", "services"), inf.get("", "pods"),
-                                                            inf.get("discovery.k8s.io", "endpointslices"),
-                                                            inf.get("", "nodes")),
+    "endpoints": lambda c, inf, cfg: EndpointsController(
+        c, inf.get("", "services"), inf.get("", "pods"), inf.get("", "endpoints")),
+    "endpointslice": lambda c, inf, cfg: EndpointSliceController(
+        c, inf.get("", "services"), inf.get("", "pods"), inf.get("discovery.k8s.io", "endpointslices"),
+        inf.get("", "nodes")),
     "garbagecollector": lambda c, inf, cfg: GarbageCollector(c),
-    "replicaset": lambda c, inf, cfg: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
-    "replicationcontroller": lambda c, inf, cfg: ReplicaSetController(
-        c, inf.get("", "replicationcontrollers"), inf.get("", "pods"), resource=REPLICATIONCONTROLLERS),
-    "nodeipam": lambda c, inf, cfg: NodeIpamController(c, inf.get("", "nodes"), cfg.cluster_cidr,
-                                                       cfg.node_cidr_mask_size),
-    "nodelifecycle": lambda c, inf, cfg: NodeLifecycleController(
-        c, inf.get("", "nodes"), inf.get("coordination.k8s.io", "leases"), inf.get("", "pods"), cfg.node_lifecycle),
-    "podgc": lambda c, inf, cfg: PodGCController(c, inf.get("", "pods"), inf.get("", "nodes"), cfg.pod_gc),
-    "taint-eviction-controller": lambda c, inf, cfg: TaintEvictionController(c, inf.get("", "nodes"),
-                                                                             inf.get("", "pods")),
-    "resourcequota": lambda c, inf, cfg: ResourceQuotaController(
-        c, inf.get("", "resourcequotas"), {plural: inf.get("", plural) for plural in INFORMED}),
     "horizontalpodautoscaling": lambda c, inf, cfg: PodAutoscalerController(
         c, inf.get("autoscaling", "horizontalpodautoscalers"), cfg.hpa_sync_period),
     "namespace": lambda c, inf, cfg: NamespaceController(c, inf.get("", "namespaces")),
-    "serviceaccount": lambda c, inf, cfg: ServiceAccountController(c, inf.get("", "namespaces"),
-                                                              inf.get("", "serviceaccounts")),
+    "nodeipam": lambda c, inf, cfg: NodeIpamController(
+        c, inf.get("", "nodes"), cfg.cluster_cidr, cfg.node_cidr_mask_size),
+    "nodelifecycle": lambda c, inf, cfg: NodeLifecycleController(
+        c, inf.get("", "nodes"), inf.get("coordination.k8s.io", "leases"), inf.get("", "pods"), cfg.node_lifecycle),
+    "podgc": lambda c, inf, cfg: PodGCController(c, inf.get("", "pods"), inf.get("", "nodes"), cfg.pod_gc),
+    "replicaset": lambda c, inf, cfg: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
+    "replicationcontroller": lambda c, inf, cfg: ReplicaSetController(
+        c, inf.get("", "replicationcontrollers"), inf.get("", "pods"), resource=REPLICATIONCONTROLLERS),
+    "resourcequota": lambda c, inf, cfg: ResourceQuotaController(
+        c, inf.get("", "resourcequotas"), {plural: inf.get("", plural) for plural in INFORMED}),
+    "serviceaccount": lambda c, inf, cfg: ServiceAccountController(
+        c, inf.get("", "namespaces"), inf.get("", "serviceaccounts")),
+    "statefulset": lambda c, inf, cfg: StatefulSetController(
+        c, inf.get("apps", "statefulsets"), inf.get("", "pods"), inf.get("", "persistentvolumeclaims"),
+        inf.get("apps", "controllerrevisions")),
+    "taint-eviction-controller": lambda c, inf, cfg: TaintEvictionController(
+        c, inf.get("", "nodes"), inf.get("", "pods")),
 }
+# upstream's controller names, as `--controllers` takes them
+ALL_CONTROLLERS: tuple[str, ...] = tuple(sorted(_FACTORIES))
 
 
 async def run(config: ManagerConfig) -> None:
