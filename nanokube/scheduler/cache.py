@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..api import quantity
-from ..api.resources import pod_resources
+from ..api.resources import NONZERO_DEFAULTS, pod_resources
 
 Obj = dict[str, Any]
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
@@ -33,6 +33,21 @@ def pod_requests(pod: Obj) -> dict[str, int]:
     return {k: int(v * 1000) if k == "cpu" else int(v) for k, v in pod_resources(pod, "requests").items()}
 
 
+def pod_nonzero_requests(pod: Obj) -> tuple[int, int]:
+    """Cpu (millicores) and memory (bytes) as the scores count them: a container that asks
+    for none is counted as asking for a little, so best-effort pods spread out."""
+    r = pod_resources(pod, "requests", NONZERO_DEFAULTS)
+    return int(r.get("cpu", 0) * 1000), int(r.get("memory", 0))
+
+
+def controller_uid(pod: Obj) -> str:
+    """The uid of the pod's managing controller, "" for a bare pod."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid") or "")
+    return ""
+
+
 @dataclass
 class PodEntry:
     key: str
@@ -44,6 +59,8 @@ class PodEntry:
     obj: Obj
     host_ports: set[tuple[str, str, int]] = field(default_factory=set)
     assumed: bool = False
+    nonzero: tuple[int, int] = (0, 0)
+    owner: str = ""
 
 
 def host_ports(pod: Obj) -> set[tuple[str, str, int]]:
@@ -62,6 +79,7 @@ class Cache:
         self.nodes: list[Obj | None] = []
         self.alloc = np.zeros((0, 4), dtype=np.int64)  # cpu, memory, ephemeral-storage, pods
         self.requested = np.zeros((0, 4), dtype=np.int64)
+        self.nonzero_requested = np.zeros((0, 2), dtype=np.int64)  # cpu, memory as scores count them
         self.usable = np.zeros(0, dtype=bool)  # exists (deleted slots are reused)
         self.unschedulable = np.zeros(0, dtype=bool)
         self.tainted = np.zeros(0, dtype=bool)  # has NoSchedule/NoExecute taints
@@ -71,7 +89,13 @@ class Cache:
         self.pods_on: list[set[str]] = []
         self.pods: dict[str, PodEntry] = {}
         self.with_anti_affinity: set[str] = set()  # pods whose required anti-affinity binds others
+        self.with_affinity_terms: set[str] = set()  # pods with any pod (anti-)affinity: they score others
+        self.owned: dict[str, dict[int, int]] = {}  # controller uid → node index → pods placed there
+        self.nominated: dict[str, tuple[str, int, dict[str, int]]] = {}  # pending pod → node, priority, requests
+        self.images: dict[str, tuple[set[int], int]] = {}  # image name → nodes holding it, size
         self.generation = 0  # bumped on every node set change
+        self.label_generation = 0  # bumped when a node comes, goes or changes its labels
+        self._columns: dict[str, tuple[int, list[str | None]]] = {}
 
     # -- nodes ---------------------------------------------------------------------------------
 
@@ -79,7 +103,7 @@ class Cache:
         i = len(self.names)
         cap = max(16, 2 * len(self.usable))
         if i >= len(self.usable):
-            for attr, width in (("alloc", 4), ("requested", 4)):
+            for attr, width in (("alloc", 4), ("requested", 4), ("nonzero_requested", 2)):
                 old = getattr(self, attr)
                 new = np.zeros((cap, width), dtype=np.int64)
                 new[: len(old)] = old
@@ -94,6 +118,7 @@ class Cache:
         self.extended.append({})
         self.extended_used.append({})
         self.pods_on.append(set())
+        self.label_generation += 1
         return i
 
     def upsert_node(self, node: Obj) -> None:
@@ -104,6 +129,9 @@ class Cache:
             self.index[name] = i
             self.names[i] = name
             self.generation += 1
+        old = self.nodes[i]
+        if old is None or (old.get("metadata") or {}).get("labels") != (node.get("metadata") or {}).get("labels"):
+            self.label_generation += 1
         self.nodes[i] = node
         alloc = (node.get("status") or {}).get("allocatable") or {}
         self.alloc[i] = [_amount(r, alloc.get(r, 0)) for r in RESOURCES]
@@ -114,6 +142,25 @@ class Cache:
         self.tainted[i] = any(t.get("effect") in ("NoSchedule", "NoExecute") for t in spec.get("taints") or [])
         self.soft_tainted[i] = any(t.get("effect") == "PreferNoSchedule" for t in spec.get("taints") or [])
         self.usable[i] = True
+        images = (node.get("status") or {}).get("images") or []
+        if old is None or ((old.get("status") or {}).get("images") or []) != images:
+            self._index_images(i, images)
+
+    def _index_images(self, i: int, images: list[Obj]) -> None:
+        for name in [n for n, (holders, _) in self.images.items() if i in holders]:
+            self._drop_image(name, i)
+        for image in images:
+            size = int(image.get("sizeBytes") or 0)
+            for name in image.get("names") or []:
+                holders, _ = self.images.get(name, (set(), size))
+                holders.add(i)
+                self.images[name] = (holders, size)
+
+    def _drop_image(self, name: str, i: int) -> None:
+        holders, _ = self.images[name]
+        holders.discard(i)
+        if not holders:
+            del self.images[name]
 
     def remove_node(self, name: str) -> None:
         i = self.index.get(name)
@@ -121,7 +168,20 @@ class Cache:
             return
         self.usable[i] = False
         self.nodes[i] = None
+        self._index_images(i, [])
         self.generation += 1
+        self.label_generation += 1
+
+    def label_column(self, key: str) -> list[str | None]:
+        """Each node's value of one label (None where unset or the node is gone), kept until
+        some node's labels change: spreading reads it for every pod."""
+        cached = self._columns.get(key)
+        if cached is not None and cached[0] == self.label_generation:
+            return cached[1]
+        column: list[str | None] = [((n.get("metadata") or {}).get("labels") or {}).get(key) if n else None
+                                    for n in self.nodes]
+        self._columns[key] = (self.label_generation, column)
+        return column
 
     def node_count(self) -> int:
         return int(self.usable[: len(self.names)].sum())
@@ -135,11 +195,15 @@ class Cache:
         entry = PodEntry(key, node, requests if requests is not None else pod_requests(pod),
                          int(spec.get("priority") or 0),
                          dict((pod.get("metadata") or {}).get("labels") or {}),
-                         (pod.get("metadata") or {}).get("namespace", ""), pod, host_ports(pod), assumed)
+                         (pod.get("metadata") or {}).get("namespace", ""), pod, host_ports(pod), assumed,
+                         pod_nonzero_requests(pod), controller_uid(pod))
         self.pods[key] = entry
-        if ((spec.get("affinity") or {}).get("podAntiAffinity") or {}).get(
-                "requiredDuringSchedulingIgnoredDuringExecution"):
+        self.nominated.pop(key, None)
+        affinity = spec.get("affinity") or {}
+        if (affinity.get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution"):
             self.with_anti_affinity.add(key)
+        if affinity.get("podAffinity") or affinity.get("podAntiAffinity"):
+            self.with_affinity_terms.add(key)
         i = self.index.get(node)
         if i is None:  # bound to a node we have not seen yet
             i = self._grow()
@@ -153,6 +217,7 @@ class Cache:
         if entry is None:
             return None
         self.with_anti_affinity.discard(key)
+        self.with_affinity_terms.discard(key)
         i = self.index.get(entry.node)
         if i is not None:
             self._charge(i, entry, -1)
@@ -163,9 +228,40 @@ class Cache:
         r = entry.requests
         self.requested[i] += sign * np.array([r.get("cpu", 0), r.get("memory", 0), r.get("ephemeral-storage", 0), 1],
                                              dtype=np.int64)
+        self.nonzero_requested[i] += sign * np.array(entry.nonzero, dtype=np.int64)
         for k, v in r.items():
             if k not in RESOURCES:
                 self.extended_used[i][k] = self.extended_used[i].get(k, 0) + sign * v
+        if entry.owner:
+            per_node = self.owned.setdefault(entry.owner, {})
+            per_node[i] = per_node.get(i, 0) + sign
+            if not per_node[i]:
+                del per_node[i]
+                if not per_node:
+                    del self.owned[entry.owner]
+
+    # -- nominated pods ------------------------------------------------------------------------
+
+    def nominate(self, key: str, pod: Obj, requests: dict[str, int] | None = None) -> None:
+        """A pending pod that preemption made room for on a node (status.nominatedNodeName):
+        pods of lower priority must not take that room while the victims go."""
+        node = (pod.get("status") or {}).get("nominatedNodeName")
+        if not node or key in self.pods:
+            self.nominated.pop(key, None)
+            return
+        self.nominated[key] = (node, int((pod.get("spec") or {}).get("priority") or 0),
+                               requests if requests is not None else pod_requests(pod))
+
+    def nominated_requests(self, priority: int, exclude: str) -> dict[int, np.ndarray[Any, np.dtype[np.int64]]]:
+        """Per node, what pods nominated there with at least `priority` hold in reserve."""
+        out: dict[int, np.ndarray[Any, np.dtype[np.int64]]] = {}
+        for key, (node, prio, r) in self.nominated.items():
+            i = self.index.get(node)
+            if key == exclude or prio < priority or i is None:
+                continue
+            held = np.array([r.get("cpu", 0), r.get("memory", 0), r.get("ephemeral-storage", 0), 1], dtype=np.int64)
+            out[i] = out[i] + held if i in out else held
+        return out
 
     def pods_of(self, i: int) -> list[PodEntry]:
         return [self.pods[k] for k in self.pods_on[i] if k in self.pods]

@@ -2,8 +2,8 @@
 to preempt (upstream's framework and DefaultPreemption, without I/O).
 
 Extension points in upstream's order: PreFilter (CycleState computes requests and
-tolerations once), Filter (plugins.FILTERS, each seeing only the nodes earlier ones kept),
-PostFilter (`preempt`), Score and NormalizeScore (plugins.SCORES, weighted), then the caller
+tolerations once), Filter (filters.FILTERS, each seeing only the nodes earlier ones kept),
+PostFilter (`preempt`), Score and NormalizeScore (scores.SCORES, weighted), then the caller
 reserves (assumes the pod in the cache) and binds.
 """
 
@@ -15,8 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..api.selectors import label_selector_from_dict
 from .cache import Cache, PodEntry
-from .plugins import FILTERS, SCORES, CycleState, Idx
+from .cyclestate import CycleState, Idx
+from .filters import FILTERS
+from .scores import SCORES
 
 Obj = dict[str, Any]
 
@@ -95,15 +98,67 @@ def _fits_without(state: CycleState, cache: Cache, i: int, removed: list[PodEntr
     return bool(np.all(free >= need))
 
 
-def preempt(state: CycleState, cache: Cache, diag: Diagnosis) -> tuple[Preemption | None, str]:
-    """Which lower-priority pods to evict so the pod fits somewhere (upstream's choice among
-    candidates: lowest highest-victim priority, then smallest sum of priorities, then fewest
-    victims, then the most recently started victims), and the message if nobody can."""
+@dataclass
+class Budget:
+    """A PodDisruptionBudget as preemption weighs it: whom it covers and how many of them
+    may still go."""
+    namespace: str
+    selector: Obj | None
+    disruptions_allowed: int
+
+    @classmethod
+    def of(cls, pdb: Obj) -> Budget:
+        return cls((pdb.get("metadata") or {}).get("namespace", ""), (pdb.get("spec") or {}).get("selector"),
+                   int((pdb.get("status") or {}).get("disruptionsAllowed") or 0))
+
+
+def _split_by_budget(pods: list[PodEntry], budgets: list[Budget]) -> tuple[list[PodEntry], list[PodEntry]]:
+    """(pods whose eviction would break a budget, the rest), spending the budgets in order."""
+    allowed = [b.disruptions_allowed for b in budgets]
+    selectors = [label_selector_from_dict(b.selector) if b.selector is not None else None for b in budgets]
+    violating: list[PodEntry] = []
+    fine: list[PodEntry] = []
+    for p in pods:
+        breaks = False
+        for n, b in enumerate(budgets):
+            sel = selectors[n]
+            if b.namespace != p.namespace or sel is None or sel.empty or not sel.matches(p.labels):
+                continue
+            allowed[n] -= 1
+            if allowed[n] < 0:
+                breaks = True
+        (violating if breaks else fine).append(p)
+    return violating, fine
+
+
+def eligible_to_preempt(state: CycleState, cache: Cache) -> str:
+    """Why the pod may not preempt now ("" if it may): its policy says Never, or victims it
+    chose before are still terminating on its nominated node (upstream waits for them
+    rather than evicting more)."""
     if (state.spec.get("preemptionPolicy") or "PreemptLowerPriority") == "Never":
-        return None, "preemption: not eligible due to preemptionPolicy=Never."
-    priority = int(state.spec.get("priority") or 0)
+        return "preemption: not eligible due to preemptionPolicy=Never."
+    nominated = (state.pod.get("status") or {}).get("nominatedNodeName")
+    i = cache.index.get(nominated) if nominated else None
+    if i is not None and any(p.priority < state.priority and (p.obj.get("metadata") or {}).get("deletionTimestamp")
+                             for p in cache.pods_of(i)):
+        return "preemption: not eligible due to a terminating pod on the nominated node."
+    return ""
+
+
+def preempt(state: CycleState, cache: Cache, diag: Diagnosis,
+            budgets: list[Budget] | None = None) -> tuple[Preemption | None, str]:
+    """Which lower-priority pods to evict so the pod fits somewhere, and the message if
+    nobody can. On each node every lower-priority pod is a victim at first; then, most
+    important first, those whose eviction would break a PodDisruptionBudget and after them
+    the rest are spared while the pod still fits. Among nodes, upstream's order: fewest
+    budget violations, lowest highest-victim priority, smallest sum of priorities, fewest
+    victims, most recently started victims."""
+    why_not = eligible_to_preempt(state, cache)
+    if why_not:
+        return None, why_not
+    priority = state.priority
     unhelpful = 0
-    candidates: list[tuple[tuple[int, int, int, str], Preemption]] = []
+    candidates: list[tuple[tuple[int, int, int, int, str], Preemption]] = []
     for i, reasons in diag.reasons.items():
         if not all(resolvable for _, resolvable in reasons):
             unhelpful += 1
@@ -111,14 +166,18 @@ def preempt(state: CycleState, cache: Cache, diag: Diagnosis) -> tuple[Preemptio
         lower = [p for p in cache.pods_of(i) if p.priority < priority and not p.assumed]
         if not lower or not _fits_without(state, cache, i, lower):
             continue
-        # give back as many as possible, most important first
         lower.sort(key=lambda p: (-p.priority, _start(p)))
+        violating, fine = _split_by_budget(lower, budgets or [])
         victims = list(lower)
-        for p in lower:
-            trial = [q for q in victims if q is not p]
-            if _fits_without(state, cache, i, trial):
-                victims = trial
-        rank = (max(p.priority for p in victims), sum(p.priority for p in victims), len(victims),
+        violations = 0
+        for group in (violating, fine):
+            for p in group:
+                trial = [q for q in victims if q is not p]
+                if _fits_without(state, cache, i, trial):
+                    victims = trial
+                elif group is violating:
+                    violations += 1
+        rank = (violations, max(p.priority for p in victims), sum(p.priority for p in victims), len(victims),
                 _negated(max(_start(p) for p in victims)))
         candidates.append((rank, Preemption(i, victims)))
     if candidates:

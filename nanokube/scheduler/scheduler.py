@@ -28,8 +28,8 @@ from ..client.informer import Informer, object_key
 from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
 from .cache import Cache
-from .framework import fit_error, filter_nodes, preempt, select_node
-from .plugins import CycleState
+from .cyclestate import CycleState
+from .framework import Budget, fit_error, filter_nodes, preempt, select_node
 from .queue import SchedulingQueue
 
 log = logging.getLogger("nanokube.scheduler")
@@ -37,6 +37,7 @@ log = logging.getLogger("nanokube.scheduler")
 _REG = Registry()
 PODS = _REG.require("", "v1", "pods")
 NODES = _REG.require("", "v1", "nodes")
+PDBS = _REG.require("policy", "v1", "poddisruptionbudgets")
 Obj = dict[str, Any]
 SCHEDULER_NAME = "default-scheduler"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -62,6 +63,7 @@ class Scheduler:
         self.events = EventRecorder(client, SCHEDULER_NAME)
         self.pods = Informer(client, PODS, transform=_slim)
         self.nodes = Informer(client, NODES)
+        self.budgets = Informer(client, PDBS)
         self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
         self.nodes.add_handlers(self._node_changed, lambda old, new: self._node_changed(new), self._node_deleted)
         self.rng = random.Random(seed)
@@ -91,6 +93,7 @@ class Scheduler:
             else:
                 self.cache.add_pod(key, pod, node)
         elif self._ours(pod) and self._pending(pod):
+            self.cache.nominate(key, pod)
             self.queue.add(key, int((pod.get("spec") or {}).get("priority") or 0))
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
@@ -100,12 +103,14 @@ class Scheduler:
             return
         if not (new.get("spec") or {}).get("nodeName") and not self._pending(new):
             self.queue.remove(object_key(new))
+            self.cache.nominated.pop(object_key(new), None)
             return
         self._pod_added(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
         key = object_key(pod)
         self.queue.remove(key)
+        self.cache.nominated.pop(key, None)
         if self.cache.remove_pod(key) is not None:
             self.queue.cluster_changed()
 
@@ -119,9 +124,9 @@ class Scheduler:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self.nodes.start()
-        self.pods.start()
-        await asyncio.gather(self.nodes.wait_synced(120), self.pods.wait_synced(120))
+        for informer in (self.nodes, self.pods, self.budgets):
+            informer.start()
+        await asyncio.gather(self.nodes.wait_synced(120), self.pods.wait_synced(120), self.budgets.wait_synced(120))
         log.info("scheduler running nodes=%d pending=%d", self.cache.node_count(), len(self.queue))
         flusher = asyncio.create_task(self.queue.run_flusher())
         try:
@@ -141,13 +146,13 @@ class Scheduler:
             flusher.cancel()
             for t in list(self._tasks):
                 t.cancel()
-            await asyncio.gather(self.pods.stop(), self.nodes.stop())
+            await asyncio.gather(self.pods.stop(), self.nodes.stop(), self.budgets.stop())
 
     async def schedule_one(self, key: str, pod: Obj) -> None:
-        state = CycleState(pod)
+        state = CycleState(pod, key)
         feasible, diag = filter_nodes(state, self.cache)
         if not len(feasible):
-            choice, message = preempt(state, self.cache, diag)
+            choice, message = preempt(state, self.cache, diag, [Budget.of(b) for b in self.budgets.list()])
             text = fit_error(diag, message)
             if choice is not None:
                 await self._preempt(pod, choice.node, choice.victims)

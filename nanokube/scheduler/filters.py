@@ -1,11 +1,10 @@
-"""Filter and score plugins, over all nodes at once where the question allows it.
+"""Filter plugins, over all nodes at once where the question allows it.
 
 Each filter gets the indexes of the nodes still in the running and returns, for the ones it
 rejects, why (upstream's reason strings, which end up in FailedScheduling events) and
-whether preemption could help. Each scorer returns a score per node, already normalised to
-0..100, and has upstream's default weight. The common case — a pod without affinity,
-spread constraints or host ports on untainted nodes — is pure NumPy; the rest is Python
-over the nodes that need it.
+whether preemption could help. The common case — a pod without affinity, spread
+constraints or host ports on untainted nodes — is pure NumPy; the rest is Python over the
+nodes that need it.
 """
 
 from __future__ import annotations
@@ -16,12 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..api.nodematch import node_selector_terms_match, required_affinity_matches, term_matches, tolerates
+from ..api.nodematch import required_affinity_matches, tolerates
+from ..api.selectors import LabelSelector as Selector
 from ..api.selectors import label_selector_from_dict
-from .cache import Cache, PodEntry, host_ports, pod_requests
+from .cache import Cache, PodEntry, host_ports
+from .cyclestate import CycleState, Idx
+from .cyclestate import labels as _labels
+from .cyclestate import node as _node
 
 Obj = dict[str, Any]
-Idx = np.ndarray[Any, np.dtype[np.int64]]
 
 
 @dataclass
@@ -29,25 +31,6 @@ class Rejection:
     nodes: Idx  # node indexes rejected
     reason: str
     resolvable: bool  # could evicting pods help (preemption)?
-
-
-class CycleState:
-    """What one scheduling attempt of one pod computes once and shares between plugins."""
-
-    def __init__(self, pod: Obj) -> None:
-        self.pod = pod
-        self.spec: Obj = pod.get("spec") or {}
-        self.requests = pod_requests(pod)
-        self.tolerations: list[Obj] = self.spec.get("tolerations") or []
-        self.data: dict[str, Any] = {}
-
-
-def _node(cache: Cache, i: int) -> Obj:
-    return cache.nodes[i] or {}
-
-
-def _labels(cache: Cache, i: int) -> dict[str, str]:
-    return (_node(cache, i).get("metadata") or {}).get("labels") or {}
 
 
 # -- filters -------------------------------------------------------------------------------------
@@ -109,6 +92,13 @@ def node_resources_fit(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
     need = np.array([r.get("cpu", 0), r.get("memory", 0), r.get("ephemeral-storage", 0), 1], dtype=np.int64)
     n = len(cache.names)
     free = (cache.alloc[:n] - cache.requested[:n])[idx]
+    if cache.nominated:  # room that preemption made for pods at least as important is taken
+        held = cache.nominated_requests(state.priority, state.key)
+        if held:
+            where = {int(i): row for row, i in enumerate(idx.tolist())}
+            for i, reserved in held.items():
+                if i in where:
+                    free[where[i]] -= reserved
     out = []
     for col, reason in ((3, "Too many pods"), (0, "Insufficient cpu"), (1, "Insufficient memory"),
                         (2, "Insufficient ephemeral-storage")):
@@ -127,13 +117,38 @@ def node_resources_fit(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
     return out
 
 
-def _matching_pods(cache: Cache, namespaces: set[str], selector: Obj | None) -> Iterable[PodEntry]:
+def matching_pods(cache: Cache, namespaces: set[str], selector: Obj | None) -> Iterable[PodEntry]:
     sel = label_selector_from_dict(selector)
     return (p for p in cache.pods.values() if p.namespace in namespaces and sel.matches(p.labels))
 
 
-def _term_namespaces(term: Obj, own: str) -> set[str]:
+def term_namespaces(term: Obj, own: str) -> set[str]:
+    """The namespaces a pod affinity term looks in: its own list, else the pod's namespace."""
     return set(term.get("namespaces") or []) or {own}
+
+
+def spread_selector(state: CycleState, constraint: Obj) -> Selector:
+    """The constraint's labelSelector, narrowed by matchLabelKeys to the incoming pod's values."""
+    selector = dict(constraint.get("labelSelector") or {})
+    keys = [k for k in constraint.get("matchLabelKeys") or [] if k in state.labels]
+    if keys:
+        selector["matchExpressions"] = list(selector.get("matchExpressions") or []) + [
+            {"key": k, "operator": "In", "values": [state.labels[k]]} for k in keys]
+    return label_selector_from_dict(selector)
+
+
+def domain_counts(state: CycleState, cache: Cache, key: str, sel: Selector, eligible: Idx) -> dict[str, int]:
+    """Pods of the pod's namespace matching `sel` in each value of topology key `key`, over
+    the nodes the pod could go to by node affinity (every such value appears, maybe with 0)."""
+    column = cache.label_column(key)
+    counts: dict[str, int] = {}
+    for i in eligible.tolist():
+        value = column[i]
+        if value is None:
+            continue
+        counts[value] = counts.get(value, 0) + sum(
+            1 for p in cache.pods_of(i) if p.namespace == state.namespace and sel.matches(p.labels))
+    return counts
 
 
 def pod_topology_spread(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
@@ -141,26 +156,20 @@ def pod_topology_spread(state: CycleState, cache: Cache, idx: Idx) -> list[Rejec
                    if (c.get("whenUnsatisfiable") or "DoNotSchedule") == "DoNotSchedule"]
     if not constraints:
         return []
-    ns = (state.pod.get("metadata") or {}).get("namespace", "")
-    labels = (state.pod.get("metadata") or {}).get("labels") or {}
     missing: list[int] = []
     skewed: list[int] = []
-    eligible = [i for i in np.nonzero(cache.usable[: len(cache.names)])[0].tolist()
-                if required_affinity_matches(state.pod, _node(cache, i))]
+    eligible = state.eligible_nodes(cache)
     for c in constraints:
         key = c.get("topologyKey", "")
-        sel = label_selector_from_dict(c.get("labelSelector"))
-        counts: dict[str, int] = {}
-        for i in eligible:
-            value = _labels(cache, i).get(key)
-            if value is None:
-                continue
-            counts.setdefault(value, 0)
-            counts[value] += sum(1 for p in cache.pods_of(i) if p.namespace == ns and sel.matches(p.labels))
+        sel = spread_selector(state, c)
+        counts = domain_counts(state, cache, key, sel, eligible)
         lowest = min(counts.values(), default=0)
-        self_match = 1 if sel.matches(labels) else 0
+        if c.get("minDomains") and len(counts) < int(c["minDomains"]):
+            lowest = 0  # fewer domains than required: the missing ones count as empty
+        self_match = 1 if sel.matches(state.labels) else 0
+        column = cache.label_column(key)
         for i in idx.tolist():
-            value = _labels(cache, i).get(key)
+            value = column[i]
             if value is None:
                 missing.append(i)
             elif counts.get(value, 0) + self_match - lowest > int(c.get("maxSkew") or 1):
@@ -177,8 +186,7 @@ def pod_topology_spread(state: CycleState, cache: Cache, idx: Idx) -> list[Rejec
 
 
 def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Rejection]:
-    meta = state.pod.get("metadata") or {}
-    ns, labels = meta.get("namespace", ""), meta.get("labels") or {}
+    ns, labels = state.namespace, state.labels
     aff = state.spec.get("affinity") or {}
     need = (aff.get("podAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
     avoid = (aff.get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
@@ -189,7 +197,7 @@ def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
     def domains(term: Obj) -> set[str]:
         key = term.get("topologyKey", "")
         out = set()
-        for p in _matching_pods(cache, _term_namespaces(term, ns), term.get("labelSelector")):
+        for p in matching_pods(cache, term_namespaces(term, ns), term.get("labelSelector")):
             i = cache.index.get(p.node)
             if i is not None and key in _labels(cache, i):
                 out.add(_labels(cache, i)[key])
@@ -202,7 +210,7 @@ def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
     for p in existing:
         for t in (p.obj["spec"]["affinity"]["podAntiAffinity"].get("requiredDuringSchedulingIgnoredDuringExecution")
                   or []):
-            if ns in _term_namespaces(t, p.namespace) and label_selector_from_dict(t.get("labelSelector")).matches(labels):
+            if ns in term_namespaces(t, p.namespace) and label_selector_from_dict(t.get("labelSelector")).matches(labels):
                 i = cache.index.get(p.node)
                 key = t.get("topologyKey", "")
                 if i is not None and key in _labels(cache, i):
@@ -215,7 +223,7 @@ def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
             if node_labels.get(key) in ds:
                 continue
             # the first pod of a group that matches its own affinity may go anywhere
-            if not ds and ns in _term_namespaces(t, ns) and \
+            if not ds and ns in term_namespaces(t, ns) and \
                     label_selector_from_dict(t.get("labelSelector")).matches(labels) and key in node_labels:
                 continue
             ok = False
@@ -239,70 +247,3 @@ FILTERS = (
     ("PodTopologySpread", pod_topology_spread),
     ("InterPodAffinity", inter_pod_affinity),
 )
-
-
-# -- scores --------------------------------------------------------------------------------------
-
-
-def _fractions(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Requested fraction of cpu and memory on each node if the pod went there (upstream
-    counts a container without requests as 100m cpu / 200Mi memory for scoring)."""
-    r = state.requests
-    cpu = r.get("cpu", 0) or 100
-    mem = r.get("memory", 0) or 200 * 1024 * 1024
-    alloc = cache.alloc[idx][:, :2].astype(np.float64)
-    used = cache.requested[idx][:, :2].astype(np.float64) + np.array([cpu, mem], dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(alloc > 0, used / alloc, 1.0)
-    return np.asarray(np.minimum(frac, 1.0), dtype=np.float64)
-
-
-def least_allocated(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
-    return np.asarray(((1.0 - _fractions(state, cache, idx)) * 100).mean(axis=1), dtype=np.float64)
-
-
-def balanced_allocation(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
-    frac = _fractions(state, cache, idx)
-    std = np.abs(frac[:, 0] - frac[:, 1]) / 2
-    return np.asarray((1.0 - std) * 100, dtype=np.float64)
-
-
-def _normalize(raw: np.ndarray[Any, np.dtype[np.float64]], reverse: bool = False) -> np.ndarray[Any, np.dtype[np.float64]]:
-    top = raw.max() if len(raw) else 0
-    if top == 0:
-        return np.full(len(raw), 0.0 if not reverse else 100.0)
-    scaled = raw * 100.0 / top
-    return 100.0 - scaled if reverse else scaled
-
-
-def preferred_node_affinity(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
-    prefs = (((state.spec.get("affinity") or {}).get("nodeAffinity") or {})
-             .get("preferredDuringSchedulingIgnoredDuringExecution") or [])
-    if not prefs:
-        return np.zeros(len(idx))
-    raw = np.array([sum(int(p.get("weight") or 0) for p in prefs if term_matches(p.get("preference") or {},
-                                                                                 _node(cache, i)))
-                    for i in idx.tolist()], dtype=np.float64)
-    return _normalize(raw)
-
-
-def prefer_no_schedule(state: CycleState, cache: Cache, idx: Idx) -> np.ndarray[Any, np.dtype[np.float64]]:
-    raw = np.zeros(len(idx))
-    tols = [t for t in state.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
-    for n in np.flatnonzero(cache.soft_tainted[idx]).tolist():
-        i = int(idx[n])
-        taints = (_node(cache, i).get("spec") or {}).get("taints") or []
-        raw[n] = sum(1 for t in taints if t.get("effect") == "PreferNoSchedule" and not any(tolerates(x, t) for x in tols))
-    return _normalize(raw, reverse=True)
-
-
-SCORES = (
-    ("NodeResourcesFit", least_allocated, 1),
-    ("NodeResourcesBalancedAllocation", balanced_allocation, 1),
-    ("NodeAffinity", preferred_node_affinity, 2),
-    ("TaintToleration", prefer_no_schedule, 3),
-)
-
-
-def selector_matches_any(selector: Obj | None, nodes: Iterable[Obj]) -> bool:
-    return any(node_selector_terms_match(selector, n) for n in nodes)
