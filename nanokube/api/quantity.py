@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -24,6 +25,13 @@ def parse(text: str | int | float) -> Fraction:
         raise QuantityError(str(text))
     if isinstance(text, (int, float)):
         return Fraction(text)
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Fraction:
+    """Parsing is exact but slow, and a cluster repeats the same few quantities on every pod
+    (Fractions are immutable, so the cached value is safe to share)."""
     s = text.strip()
     m = _RE.match(s)
     if not m or s.count(".") > 1:

@@ -173,7 +173,8 @@ async def bind(
             raise errors.conflict("pods", name, "", "the UID in the binding does not match the pod")
         return cur
 
-    opts = WriteOptions(manager="kube-scheduler", dry_run=_dry_run(request.query), subresource="binding")
+    # like upstream, a binding writes storage directly: no managedFields entry (no manager)
+    opts = WriteOptions(manager="", dry_run=_dry_run(request.query), subresource="binding")
     await h.ctx.objects.update(pods, namespace, name, mutate, opts)
     return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 

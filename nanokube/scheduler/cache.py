@@ -40,6 +40,13 @@ def pod_nonzero_requests(pod: Obj) -> tuple[int, int]:
     return int(r.get("cpu", 0) * 1000), int(r.get("memory", 0))
 
 
+def _same_footprint(a: Obj, b: Obj) -> bool:
+    """Whether two versions of a pod ask the same of their node (containers, overhead,
+    priority, affinity — everything the cache derives from the spec)."""
+    sa, sb = a.get("spec") or {}, b.get("spec") or {}
+    return all(sa.get(k) == sb.get(k) for k in ("containers", "initContainers", "overhead", "priority", "affinity"))
+
+
 def controller_uid(pod: Obj) -> str:
     """The uid of the pod's managing controller, "" for a bare pod."""
     for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
@@ -189,14 +196,22 @@ class Cache:
     # -- pods ----------------------------------------------------------------------------------
 
     def add_pod(self, key: str, pod: Obj, node: str, assumed: bool = False,
-                requests: dict[str, int] | None = None) -> None:
-        self.remove_pod(key)
+                requests: dict[str, int] | None = None, nonzero: tuple[int, int] | None = None) -> None:
         spec = pod.get("spec") or {}
+        known = self.pods.get(key)
+        if known is not None and known.node == node and _same_footprint(known.obj, pod) \
+                and known.owner == controller_uid(pod):
+            # the binding of an assumed pod coming back, or a status change: what it holds
+            # on the node is the same, only the object is newer
+            known.obj, known.assumed = pod, assumed
+            known.labels = dict((pod.get("metadata") or {}).get("labels") or {})
+            return
+        self.remove_pod(key)
         entry = PodEntry(key, node, requests if requests is not None else pod_requests(pod),
                          int(spec.get("priority") or 0),
                          dict((pod.get("metadata") or {}).get("labels") or {}),
                          (pod.get("metadata") or {}).get("namespace", ""), pod, host_ports(pod), assumed,
-                         pod_nonzero_requests(pod), controller_uid(pod))
+                         nonzero if nonzero is not None else pod_nonzero_requests(pod), controller_uid(pod))
         self.pods[key] = entry
         self.nominated.pop(key, None)
         affinity = spec.get("affinity") or {}

@@ -161,7 +161,7 @@ class Scheduler:
         i = select_node(state, self.cache, feasible, self._next_start, self.rng)
         self._next_start += 1
         node = self.cache.names[i]
-        self.cache.add_pod(key, pod, node, assumed=True, requests=state.requests)  # Reserve
+        self.cache.add_pod(key, pod, node, assumed=True, requests=state.requests, nonzero=state.nonzero)  # Reserve
         self.queue.done(key)
         task = asyncio.create_task(self._bind(key, pod, node))
         self._tasks.add(task)
