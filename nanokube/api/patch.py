@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from . import errors
+from .jsoncopy import json_copy
 from .schema import Node, Schema
 from .gostyle import JSONSyntaxError, cannot_unmarshal, decode_json, json_kind
 from .strategic import UnprocessablePatch, strategic_merge
@@ -126,8 +127,8 @@ def merge_patch(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, An
     """
     if not isinstance(patch, dict):
         raise errors.BadRequest("Invalid JSON Patch")
-    out: dict[str, Any] = _copy(original)
-    _merge_into(out, _copy(patch))
+    out: dict[str, Any] = json_copy(original)
+    _merge_into(out, json_copy(patch))
     return out
 
 
@@ -172,8 +173,8 @@ def json_patch(original: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
     if len(ops) > MAX_OPERATIONS:
         raise errors.RequestEntityTooLarge(
             f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(ops)}")
-    doc = _JsonDoc(_copy(original))
-    for op in _copy(ops):
+    doc = _JsonDoc(json_copy(original))
+    for op in json_copy(ops):
         try:
             doc.apply(op if isinstance(op, dict) else {})
         except _OpError as e:
@@ -338,7 +339,7 @@ class _JsonDoc:
             if self.copied > MAX_COPY_BYTES:
                 raise _OpError(f"Unable to complete the copy, the accumulated size increase of copy is "
                                f"{self.copied}, exceeding the limit {MAX_COPY_BYTES}")
-        self.wrap(lambda: _add(con, key, _copy(value)), "error while adding value during copy")
+        self.wrap(lambda: _add(con, key, json_copy(value)), "error while adding value during copy")
 
 
 def _unescape(token: str) -> str:
@@ -452,12 +453,3 @@ def _decode(body: bytes, *, prefix: str) -> Any:
         return decode_json(body)
     except JSONSyntaxError as e:
         raise errors.BadRequest(prefix + str(e)) from None
-
-
-def _copy(value: Any) -> Any:
-    try:
-        return orjson.loads(orjson.dumps(value))
-    except (orjson.JSONEncodeError, orjson.JSONDecodeError):
-        import copy
-
-        return copy.deepcopy(value)

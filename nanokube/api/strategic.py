@@ -27,12 +27,10 @@ so do we, at the end, for patch-born values only (nulls the live object already 
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-import orjson
-
 from . import errors
+from .jsoncopy import json_copy
 from .gostyle import go_s, go_type, go_value, stable_sort
 from .schema import Node, Schema, patch_strategy
 
@@ -83,8 +81,8 @@ def strategic_merge(original: dict[str, Any], patch: dict[str, Any], node: Node 
 def _merge_raw(original: dict[str, Any], patch: dict[str, Any], node: Node | None,
                schema: Schema) -> tuple[dict[str, Any], dict[int, Any]]:
     """Upstream's result before decoding, plus the containers that came from the patch."""
-    live: dict[str, Any] = _copy(original)
-    work: dict[str, Any] = _copy(patch)
+    live: dict[str, Any] = json_copy(original)
+    work: dict[str, Any] = json_copy(patch)
     born: dict[int, Any] = {}
     _mark(work, born)
     return _Merger(schema).merge_map(live, work, node), born
@@ -569,13 +567,6 @@ def _settle(value: Any, born: dict[int, Any]) -> Any:
         for i, v in enumerate(value):
             value[i] = _settle(v, born)
     return value
-
-
-def _copy(value: Any) -> Any:
-    try:
-        return orjson.loads(orjson.dumps(value))
-    except (orjson.JSONEncodeError, orjson.JSONDecodeError):
-        return copy.deepcopy(value)
 
 
 # -- upstream's error texts ----------------------------------------------------------------

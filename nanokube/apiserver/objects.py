@@ -9,7 +9,6 @@ Dry runs take the whole path except the storage write.
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime
 import logging
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import orjson
 
 from ..api import errors, strategy
+from ..api.jsoncopy import json_copy
 from ..api.registry import Registry, Resource
 from ..api.schema import Schema
 from ..storage.interface import (
@@ -161,7 +161,7 @@ class Objects:
         attempts = 8 if (gen and not name) else 1
         for attempt in range(attempts):
             # the body is ours (decoded for this request); copies only matter when names are retried
-            candidate = copy.deepcopy(obj) if attempts > 1 else dict(obj, metadata=dict(obj["metadata"]))
+            candidate = json_copy(obj) if attempts > 1 else dict(obj, metadata=dict(obj["metadata"]))
             cmeta = candidate["metadata"]
             if gen and not name:
                 cmeta["name"] = strategy.generate_name(gen)
@@ -214,7 +214,7 @@ class Objects:
             old = cur.obj if cur is not None else None
             if old is None and not create_missing:
                 raise errors.not_found(r.plural, name, r.group)
-            desired = mutate(copy.deepcopy(old) if old is not None else None)
+            desired = mutate(json_copy(old) if old is not None else None)
             if asyncio.iscoroutine(desired):
                 desired = await desired
             assert isinstance(desired, dict)
@@ -375,7 +375,7 @@ class Objects:
             grace = _pod_grace(obj, options.grace_period)
         if r.group == "" and r.kind == "Namespace":
             if obj.get("status", {}).get("phase") != "Terminating" or not meta.get("deletionTimestamp"):
-                marked = copy.deepcopy(obj)
+                marked = json_copy(obj)
                 marked["metadata"]["deletionTimestamp"] = meta.get("deletionTimestamp") or self.now()
                 marked["metadata"]["deletionGracePeriodSeconds"] = 0
                 marked.setdefault("status", {})["phase"] = "Terminating"
@@ -385,7 +385,7 @@ class Objects:
             return None
         if not finalizers and grace <= 0:
             return None
-        marked = copy.deepcopy(obj)
+        marked = json_copy(obj)
         mm = marked["metadata"]
         if finalizers:
             mm["finalizers"] = finalizers
