@@ -129,8 +129,9 @@ async def churn(http: Any, server: str, rate: int, seconds: int) -> list[float]:
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # a /24 per node: the default /16 cluster CIDR has room for 256 nodes only
         d = devserver.start(Path(tmp) / "data", "--sim-nodes", str(args.nodes), "--max-requests-inflight", "800",
-                            command="server", timeout=120)
+                            "--cluster-cidr", "10.64.0.0/10", command="server", timeout=120)
         try:
             server, http = session(d.kubeconfig)
             async with http:

@@ -64,10 +64,11 @@ class Entry:
         )
 
     def fields_v1(self) -> dict[str, Any]:
-        if self.read is not None and self.fields == self.read:
-            out: dict[str, Any] = orjson.loads(_encoded(self.read))
-            return out
-        return fp.encode(self.fields)
+        # the same few field sets (a kubelet's status, a controller's spec) are written over
+        # and over: encode each once
+        key = self.read if self.read is not None and self.fields == self.read else frozenset(self.fields)
+        out: dict[str, Any] = orjson.loads(_encoded(key))
+        return out
 
 
 @functools.lru_cache(maxsize=4096)
