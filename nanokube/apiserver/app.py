@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -185,14 +186,23 @@ def _aggregated(doc: dict[str, Any], version: str) -> web.Response:
     return resp
 
 
+_PEERS: weakref.WeakKeyDictionary[Any, tuple[str, list[str]] | None] = weakref.WeakKeyDictionary()
+
+
 def _identity(request: web.Request) -> tuple[str, list[str]] | None:
+    """The client certificate's user and groups, read once per TLS connection (a client
+    keeps its connection for thousands of requests, and the certificate cannot change)."""
     transport = request.transport
     if transport is None:
         return None
     ssl_obj = transport.get_extra_info("ssl_object")
     if ssl_obj is None:
         return None
-    return certs.client_identity(ssl_obj.getpeercert())
+    try:
+        return _PEERS[ssl_obj]
+    except KeyError:
+        who = _PEERS[ssl_obj] = certs.client_identity(ssl_obj.getpeercert())
+        return who
 
 
 def _request_labels(request: web.Request, is_watch: bool) -> tuple[str, str, str]:

@@ -252,7 +252,7 @@ class ResourceHandler:
 
         problems = []
         if negotiation.media_type(request.headers.get("Content-Type")) in ("", negotiation.JSON):
-            problems += [f'duplicate field "{p}"' for p in validation.duplicate_fields(raw, obj)]
+            problems += [f'duplicate field "{p}"' for p in validation.duplicate_fields(raw)]
         node = self.ctx.schema_node(r)
         if node is not None:
             problems += [f'unknown field "{p}"' for p in validation.unknown_fields(self.ctx.schema, node, obj)]
