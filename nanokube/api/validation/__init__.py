@@ -245,19 +245,3 @@ def duplicate_fields(raw: bytes) -> list[str]:
     except ValueError:
         pass
     return found
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for k, _ in pairs:
-            if k in seen and k not in found:
-                found.append(k)
-            seen.add(k)
-        return dict(pairs)
-
-    if b'"' not in raw:
-        return found
-    try:
-        json.loads(raw, object_pairs_hook=hook)
-    except ValueError:
-        pass
-    return found
