@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -183,6 +184,16 @@ def _kubectl(argv: list[str]) -> int:
     return 0  # pragma: no cover
 
 
+def _tune_gc() -> None:
+    """Long-running components hold tens of thousands of API objects and decode thousands
+    more a second; with the default thresholds the cycle collector keeps walking that whole
+    heap (a 10,000-pod Table list spent 85 % of its time in it). Nearly all of it is freed by
+    reference counting, so collect rarely; what exists at start-up (schemas, code) is frozen
+    out of the collector's view."""
+    gc.set_threshold(50_000, 20, 20)
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["kubectl"]:
@@ -203,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("kubectl", help="run kubectl against this cluster", add_help=False)
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
+    if args.command in ("server", "apiserver", "controller-manager", "scheduler", "sim-nodes"):
+        _tune_gc()
     if args.command in ("controller-manager", "scheduler", "sim-nodes"):
         _configure_logging()
     if args.command in ("server", "apiserver"):

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from .handlers import ResourceHandler
 
 
-def predicate_for(r: Resource, request: web.Request, name: str | None = None) -> Callable[[dict[str, Any]], bool] | None:
-    """A filter from labelSelector and fieldSelector (None when nothing is selected)."""
+def predicate_for(r: Resource, request: web.Request, name: str | None = None) -> Callable[[CachedObject], bool] | None:
+    """A filter from labelSelector and fieldSelector (None when nothing is selected), reading
+    what the cache keeps beside each object's JSON rather than decoding it."""
     from ..api import selectors
 
     q = request.query
@@ -35,13 +36,15 @@ def predicate_for(r: Resource, request: web.Request, name: str | None = None) ->
     if label.empty and field.empty and name is None:
         return None
 
-    def matches(obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata") or {}
-        if name is not None and meta.get("name") != name:
+    def field_set(obj: dict[str, Any]) -> dict[str, str]:
+        return selectors.field_set(r, obj)
+
+    def matches(o: CachedObject) -> bool:
+        if name is not None and o.name != name:
             return False
-        if not label.empty and not label.matches(meta.get("labels") or {}):
+        if not label.empty and not label.matches(o.labels):
             return False
-        if not field.empty and not field.matches(selectors.field_set(r, obj)):
+        if not field.empty and not field.matches(o.fields(r, field_set)):
             return False
         return True
 
@@ -118,7 +121,7 @@ async def select(h: ResourceHandler, request: web.Request, t: paths.Target) -> l
     """Every object the request's selectors pick (deletecollection)."""
     pred = predicate_for(t.resource, request)
     objs, _, _ = await _objects(h, request, t)
-    return [o for o in objs if pred is None or pred(o.obj)]
+    return [o for o in objs if pred is None or pred(o)]
 
 
 async def serve_list(
@@ -135,12 +138,12 @@ async def serve_list(
     remaining: int | None = None
     it = iter(objs)
     for o in it:
-        if pred is not None and not pred(o.obj):
+        if pred is not None and not pred(o):
             continue
         picked.append(o)
         if limit and len(picked) >= limit:
             rest = list(it)
-            more = any(pred is None or pred(x.obj) for x in rest) if pred is not None else bool(rest)
+            more = any(pred is None or pred(x) for x in rest) if pred is not None else bool(rest)
             if more:
                 cont = encode_continue(rev, o.key, prefix)
                 if pred is None:
@@ -174,7 +177,7 @@ async def serve_list(
     if r.storage_version and r.storage_version != r.group_version:
         body = b",".join(_dumps(h.present(r, o.obj)) for o in picked)
     elif r.crd is not None:
-        body = b",".join(_dumps(h.present(r, o.obj)) if o.obj.get("apiVersion") != r.group_version else o.raw for o in picked)
+        body = b",".join(_dumps(h.present(r, o.obj)) if o.api_version != r.group_version else o.raw for o in picked)
     else:
         body = b",".join(o.raw for o in picked)
     return web.Response(body=head + body + b"]}", content_type="application/json")

@@ -214,7 +214,8 @@ class Objects:
             old = cur.obj if cur is not None else None
             if old is None and not create_missing:
                 raise errors.not_found(r.plural, name, r.group)
-            desired = mutate(json_copy(old) if old is not None else None)
+            # each read of a cached object decodes a fresh copy: this one is mutate's own
+            desired = mutate(cur.obj if cur is not None else None)
             if asyncio.iscoroutine(desired):
                 desired = await desired
             assert isinstance(desired, dict)

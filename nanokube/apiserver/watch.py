@@ -125,7 +125,7 @@ async def serve(ctx: Context, request: web.Request, t: paths.Target, rendering: 
             except TimeoutError:
                 pass
         start = ctx.cache.rev
-        initial = [o for o in ctx.cache.list(prefix, t.namespace) if pred is None or pred(o.obj)]
+        initial = [o for o in ctx.cache.list(prefix, t.namespace) if pred is None or pred(o)]
     elif after > ctx.cache.rev:
         try:
             await ctx.cache.wait_fresh(after)

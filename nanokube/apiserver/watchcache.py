@@ -1,8 +1,12 @@
 """The watch cache: every object in memory, fed by one storage watch (upstream's cacher).
 
-LISTs and watches are served from here, so reads never touch storage. Objects are kept both
-as dicts and as their encoded JSON (with `resourceVersion` set), so a LIST is a join of
-ready-made bytes and a write is encoded once however many watchers it reaches.
+LISTs and watches are served from here, so reads never touch storage. Objects are kept as
+their encoded JSON (with `resourceVersion` set), so a LIST is a join of ready-made bytes and
+a write is encoded once however many watchers it reaches.
+
+Only the JSON stays in memory: the dict is decoded again when someone asks for it (an API
+object's dict costs about five times its JSON), while the labels and the field-selector
+values that filters read on every list and every event for every watcher are kept beside it.
 
 Objects live in buckets, one per resource (`/registry/pods/`), each with a window of recent
 events; a watch from an older revision than the window replays storage history first, so a
@@ -29,13 +33,33 @@ MAX_PENDING = 20000  # a watcher this far behind is closed; its client relists
 
 
 class CachedObject:
-    __slots__ = ("key", "obj", "raw", "rev")
+    __slots__ = ("_fields", "api_version", "key", "labels", "raw", "rev")
 
     def __init__(self, key: str, obj: dict[str, Any], raw: bytes, rev: int) -> None:
         self.key = key
-        self.obj = obj
         self.raw = raw
         self.rev = rev
+        meta = obj.get("metadata") or {}
+        self.labels: dict[str, str] = meta.get("labels") or {}
+        self.api_version: str = obj.get("apiVersion") or ""
+        self._fields: tuple[object, dict[str, str]] | None = None
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        """The object as a dict, decoded afresh: the caller owns it and may change it."""
+        out: dict[str, Any] = orjson.loads(self.raw)
+        return out
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    def fields(self, resource: object, compute: Callable[[dict[str, Any]], dict[str, str]]) -> dict[str, str]:
+        """The object's field-selector values for `resource`, worked out by `compute` once
+        (every watcher with a field selector asks for them on every event)."""
+        if self._fields is None or self._fields[0] is not resource:
+            self._fields = (resource, compute(self.obj))
+        return self._fields[1]
 
 
 class CacheEvent:
@@ -76,7 +100,7 @@ class Watcher:
         self,
         bucket: Bucket,
         namespace_prefix: str,
-        predicate: Callable[[dict[str, Any]], bool] | None,
+        predicate: Callable[[CachedObject], bool] | None,
     ) -> None:
         self.bucket = bucket
         self.prefix = namespace_prefix
@@ -88,7 +112,7 @@ class Watcher:
     def _matches(self, o: CachedObject | None) -> bool:
         if o is None or not o.key.startswith(self.prefix):
             return False
-        return self.predicate is None or self.predicate(o.obj)
+        return self.predicate is None or self.predicate(o)
 
     def translate(self, ev: CacheEvent) -> CacheEvent | None:
         """Upstream's filtering: an object leaving the selection is DELETED for this watcher."""
@@ -298,7 +322,7 @@ class WatchCache:
         prefix: str,
         namespace: str | None,
         after: int,
-        predicate: Callable[[dict[str, Any]], bool] | None,
+        predicate: Callable[[CachedObject], bool] | None,
     ) -> tuple[Watcher, list[CacheEvent]]:
         """A watcher registered now, plus the (filtered) events after `after` it missed.
 

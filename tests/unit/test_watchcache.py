@@ -29,7 +29,7 @@ def test_cache_follows_storage_and_translates_selection_changes(tmp_path):
         cache = WatchCache(store)
         await cache.start()
         assert [o.obj["metadata"]["name"] for o in cache.list("/registry/configmaps/", "ns")] == ["a"]
-        pred = lambda o: (o["metadata"].get("labels") or {}).get("sel") == "yes"
+        pred = lambda o: o.labels.get("sel") == "yes"
         w, backlog = await cache.watch("/registry/configmaps/", "ns", cache.rev, pred)
         assert backlog == []
         await store.update("/registry/configmaps/ns/a", _cm("a", {"sel": "yes"}), 0)  # enters: ADDED
