@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ...controllers import cron
-from ..errors import FieldError
+from ..errors import OMIT_VALUE, FieldError
 from ..selectors import label_key_error, label_selector_from_dict
 from . import core
 from . import meta as m
@@ -63,7 +63,8 @@ def _pod_failure_policy(spec: Obj, path: str) -> list[FieldError]:
         elif action == "FailIndex" and spec.get("backoffLimitPerIndex") is None:
             errs.append(FieldError("invalid", f"{rpath}.action", "requires the backoffLimitPerIndex to be set", action))
         elif action not in _ACTIONS:
-            errs.append(FieldError("not_supported", f"{rpath}.action", ", ".join(f'"{a}"' for a in _ACTIONS), action))
+            errs.append(FieldError("not_supported", f"{rpath}.action",
+                                   "supported values: " + ", ".join(f'"{a}"' for a in _ACTIONS), action))
         codes, conditions = rule.get("onExitCodes"), rule.get("onPodConditions")
         if codes is not None:
             errs += _on_exit_codes(codes, f"{rpath}.onExitCodes", names)
@@ -73,14 +74,16 @@ def _pod_failure_policy(spec: Obj, path: str) -> list[FieldError]:
             if why:
                 errs.append(FieldError("invalid", f"{ppath}.type", why, pattern.get("type")))
             if pattern.get("status") not in ("True", "False", "Unknown"):
-                errs.append(FieldError("not_supported", f"{ppath}.status", '"False", "True", "Unknown"',
+                errs.append(FieldError("not_supported", f"{ppath}.status", 'supported values: "False", "True", "Unknown"',
                                        pattern.get("status")))
         if len(conditions or []) > _MAX_POD_CONDITIONS:
             errs.append(FieldError("too_many", f"{rpath}.onPodConditions", f"must have at most {_MAX_POD_CONDITIONS} items"))
         if codes is not None and conditions:
-            errs.append(FieldError("invalid", rpath, "specifying both OnExitCodes and OnPodConditions is not supported"))
+            errs.append(FieldError("invalid", rpath, "specifying both OnExitCodes and OnPodConditions is not supported",
+                                   OMIT_VALUE))
         if codes is None and not conditions:
-            errs.append(FieldError("invalid", rpath, "specifying one of OnExitCodes and OnPodConditions is required"))
+            errs.append(FieldError("invalid", rpath, "specifying one of OnExitCodes and OnPodConditions is required",
+                                   OMIT_VALUE))
     return errs
 
 
@@ -90,7 +93,7 @@ def _on_exit_codes(req: Obj, path: str, names: set[Any]) -> list[FieldError]:
     if not op:
         errs.append(FieldError("required", f"{path}.operator", 'valid values: ["In" "NotIn"]'))
     elif op not in ("In", "NotIn"):
-        errs.append(FieldError("not_supported", f"{path}.operator", '"In", "NotIn"', op))
+        errs.append(FieldError("not_supported", f"{path}.operator", 'supported values: "In", "NotIn"', op))
     if req.get("containerName") is not None and req["containerName"] not in names:
         errs.append(FieldError("invalid", f"{path}.containerName",
                                "must be one of the container or initContainer names in the pod template",
@@ -152,7 +155,7 @@ def job_spec(spec: Obj, path: str) -> list[FieldError]:
         errs.append(FieldError("required", f"{path}.backoffLimitPerIndex", "when maxFailedIndexes is specified"))
     mode = spec.get("completionMode", "NonIndexed")
     if mode not in ("NonIndexed", "Indexed"):
-        errs.append(FieldError("not_supported", f"{path}.completionMode", '"NonIndexed", "Indexed"', mode))
+        errs.append(FieldError("not_supported", f"{path}.completionMode", 'supported values: "NonIndexed", "Indexed"', mode))
     if mode == "Indexed":
         if spec.get("completions") is None:
             errs.append(FieldError("required", f"{path}.completions", "when completion mode is Indexed"))
@@ -181,9 +184,9 @@ def job_spec(spec: Obj, path: str) -> list[FieldError]:
     replacement = spec.get("podReplacementPolicy")
     if replacement is not None:
         if spec.get("podFailurePolicy") is not None and replacement != "Failed":
-            errs.append(FieldError("not_supported", f"{path}.podReplacementPolicy", '"Failed"', replacement))
+            errs.append(FieldError("not_supported", f"{path}.podReplacementPolicy", 'supported values: "Failed"', replacement))
         elif replacement not in ("Failed", "TerminatingOrFailed"):
-            errs.append(FieldError("not_supported", f"{path}.podReplacementPolicy", '"Failed", "TerminatingOrFailed"',
+            errs.append(FieldError("not_supported", f"{path}.podReplacementPolicy", 'supported values: "Failed", "TerminatingOrFailed"',
                                    replacement))
     errs += core.pod_template(spec.get("template"), f"{path}.template")
     rp = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
@@ -191,7 +194,7 @@ def job_spec(spec: Obj, path: str) -> list[FieldError]:
     if rp in (None, "", "Always"):
         errs.append(FieldError("required", rp_path, 'valid values: "OnFailure", "Never"'))
     elif rp not in ("OnFailure", "Never"):
-        errs.append(FieldError("not_supported", rp_path, '"OnFailure", "Never"', rp))
+        errs.append(FieldError("not_supported", rp_path, 'supported values: "OnFailure", "Never"', rp))
     elif spec.get("podFailurePolicy") is not None and rp != "Never":
         errs.append(FieldError("invalid", rp_path, 'only "Never" is supported when podFailurePolicy is specified', rp))
     return errs
@@ -295,7 +298,7 @@ def cronjob(obj: Obj, old: Obj | None) -> list[FieldError]:
         errs += time_zone(spec.get("timeZone"), "spec.timeZone")
     policy = spec.get("concurrencyPolicy", "Allow")
     if policy not in ("Allow", "Forbid", "Replace"):
-        errs.append(FieldError("not_supported", "spec.concurrencyPolicy", '"Allow", "Forbid", "Replace"', policy))
+        errs.append(FieldError("not_supported", "spec.concurrencyPolicy", 'supported values: "Allow", "Forbid", "Replace"', policy))
     for f in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
         _non_negative(spec, f, errs)
     template = spec.get("jobTemplate")
@@ -308,7 +311,7 @@ def cronjob(obj: Obj, old: Obj | None) -> list[FieldError]:
             errs.append(FieldError("invalid", "spec.jobTemplate.spec.selector", "`selector` will be auto-generated",
                                    jspec["selector"]))
         if jspec.get("manualSelector"):
-            errs.append(FieldError("not_supported", "spec.jobTemplate.spec.manualSelector", '"nil", "false"',
+            errs.append(FieldError("not_supported", "spec.jobTemplate.spec.manualSelector", 'supported values: "nil", "false"',
                                    jspec["manualSelector"]))
     name = (obj.get("metadata") or {}).get("name") or ""
     if old is None and len(name) > 52:
