@@ -80,7 +80,7 @@ def test_parallel_job_runs_at_most_parallelism_pods_until_completions(cluster):
     for p in pods:
         meta = p["metadata"]
         assert meta["name"].startswith("pi-") and len(meta["name"]) == len("pi-") + 5
-        assert not meta.get("finalizers"), "the tracking finalizer stays on a counted pod"
+        assert "finalizers" not in meta, "the tracking finalizer stays on a counted pod"
         assert meta["labels"]["batch.kubernetes.io/job-name"] == "pi" and meta["labels"]["job-name"] == "pi"
         assert meta["labels"]["batch.kubernetes.io/controller-uid"] == job["metadata"]["uid"]
         assert meta["ownerReferences"] == [{"apiVersion": "batch/v1", "kind": "Job", "name": "pi",
