@@ -123,10 +123,10 @@ _FACTORIES: dict[str, Factory] = {
         c, inf.get("", "services"), inf.get("", "pods"), inf.get("discovery.k8s.io", "endpointslices"),
         inf.get("", "nodes")),
     "garbagecollector": lambda c, inf, cfg: GarbageCollector(c),
-    "job": lambda c, inf, cfg: JobController(
-        c, inf.get("batch", "jobs"), inf.get("", "pods"), backoff_base=cfg.job_pod_failure_backoff),
     "horizontalpodautoscaling": lambda c, inf, cfg: PodAutoscalerController(
         c, inf.get("autoscaling", "horizontalpodautoscalers"), cfg.hpa_sync_period),
+    "job": lambda c, inf, cfg: JobController(
+        c, inf.get("batch", "jobs"), inf.get("", "pods"), backoff_base=cfg.job_pod_failure_backoff),
     "namespace": lambda c, inf, cfg: NamespaceController(c, inf.get("", "namespaces")),
     "nodeipam": lambda c, inf, cfg: NodeIpamController(
         c, inf.get("", "nodes"), cfg.cluster_cidr, cfg.node_cidr_mask_size),
