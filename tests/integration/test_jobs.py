@@ -153,6 +153,23 @@ def test_pod_failure_policy_fails_the_job_on_a_matching_exit_code(cluster):
     assert job["spec"]["podReplacementPolicy"] == "Failed"
 
 
+def test_backoff_limit_per_index_fails_indexes_not_the_whole_job_at_once(cluster):
+    ns = "perindex"
+    cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl("apply", "-f", "-", input=job_manifest(ns, "flaky", {"sim.nanokube.io/exit-code": "3"},
+                                                           completionMode="Indexed", completions=2, parallelism=2,
+                                                           backoffLimitPerIndex=1))
+    cluster.kubectl("wait", "--for=condition=failed", "job/flaky", "-n", ns, "--timeout=60s")
+    job = get_json(cluster, "job", "flaky", "-n", ns)
+    assert job["spec"]["backoffLimit"] == 2**31 - 1
+    assert job["status"]["failedIndexes"] == "0,1" and job["status"]["failed"] == 4
+    assert condition(job, "Failed")["reason"] == "FailedIndexes"
+    pods = job_pods(cluster, ns, "flaky")
+    counts = sorted((p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"],
+                     p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"]) for p in pods)
+    assert counts == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]  # each index retried once
+
+
 def test_active_deadline_fails_a_job_and_removes_its_pods(cluster):
     ns = "deadline"
     cluster.kubectl("create", "namespace", ns)
