@@ -185,10 +185,15 @@ def job_spec(spec: Obj) -> None:
         spec["completions"] = 1
         spec["parallelism"] = 1
     _set(spec, "parallelism", 1)
-    _set(spec, "backoffLimit", 6)
+    # with per-index limits the global one is off unless set
+    _set(spec, "backoffLimit", 2**31 - 1 if spec.get("backoffLimitPerIndex") is not None else 6)
     _set(spec, "completionMode", "NonIndexed")
     _set(spec, "suspend", False)
     _set(spec, "podReplacementPolicy", "TerminatingOrFailed" if not spec.get("podFailurePolicy") else "Failed")
+    for rule in (spec.get("podFailurePolicy") or {}).get("rules") or []:
+        for pattern in (rule.get("onPodConditions") or []) if isinstance(rule, dict) else []:
+            if isinstance(pattern, dict):
+                _set(pattern, "status", "True")
     _set(spec, "manualSelector", None)
     if spec.get("manualSelector") is None:
         spec.pop("manualSelector")
@@ -200,20 +205,26 @@ def _job(o: Obj) -> None:
     job_spec(spec)
     meta = o.get("metadata") or {}
     uid = meta.get("uid")
-    if uid and not spec.get("manualSelector") and not spec.get("selector"):
-        # the labels and selector upstream's job strategy generates from the uid
+    if uid and not spec.get("manualSelector"):
+        # upstream's generateSelector: the job-name and controller-uid labels on the template
+        # (labels the user set are left for validation to judge) and a selector on the uid
         name = meta.get("name", "")
         tpl_meta = spec.setdefault("template", {}).setdefault("metadata", {})
-        tpl_labels = tpl_meta.setdefault("labels", {})
-        generated = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
-                     "controller-uid": uid, "job-name": name}
-        for k, v in generated.items():
+        tpl_labels = tpl_meta.get("labels")
+        if not isinstance(tpl_labels, dict):
+            tpl_labels = tpl_meta["labels"] = {}
+        for k, v in (("job-name", name), ("batch.kubernetes.io/job-name", name),
+                     ("controller-uid", uid), ("batch.kubernetes.io/controller-uid", uid)):
             tpl_labels.setdefault(k, v)
-        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-        if not meta.get("labels"):
-            o["metadata"] = dict(meta, labels={"batch.kubernetes.io/controller-uid": uid,
-                                               "batch.kubernetes.io/job-name": name,
-                                               "controller-uid": uid, "job-name": name})
+        selector = spec.get("selector")
+        if not isinstance(selector, dict):
+            selector = spec["selector"] = {}
+        match = selector.get("matchLabels")
+        if not isinstance(match, dict):
+            match = selector["matchLabels"] = {}
+        match.setdefault("batch.kubernetes.io/controller-uid", uid)
+        if not meta.get("labels"):  # a Job without labels takes its pods'
+            o["metadata"] = dict(meta, labels=dict(tpl_labels))
 
 
 def _cronjob(o: Obj) -> None:

@@ -159,6 +159,9 @@ def conflict(resource: str, name: str, group: str = "", why: str = "") -> Confli
     )
 
 
+OMIT_VALUE: Any = object()  # upstream's field.OmitValueType: the message names no value
+
+
 class FieldError:
     """One validation failure; `Invalid` carries a list of them as causes."""
 
@@ -202,6 +205,8 @@ class FieldError:
             return f"{self.field}: Too many: {self.detail}"
         if self.kind == "type":
             return f"{self.field}: Invalid value: {_render(self.value)}: {self.detail}"
+        if self.value is OMIT_VALUE:
+            return f"{self.field}: Invalid value" + (f": {self.detail}" if self.detail else "")
         return f"{self.field}: Invalid value: {_render(self.value)}" + (
             f": {self.detail}" if self.detail else ""
         )

@@ -63,6 +63,14 @@ def tracks_generation(resource: Resource) -> bool:
     return resource.crd is not None or (resource.group, resource.kind) in GENERATION_KINDS
 
 
+def _drop_empty_lists(meta: dict[str, Any]) -> None:
+    """finalizers and ownerReferences are omitempty in Go: a patch that removes the last
+    one leaves no empty list behind."""
+    for field in ("finalizers", "ownerReferences"):
+        if meta.get(field) == []:
+            del meta[field]
+
+
 def prepare_create(resource: Resource, obj: dict[str, Any], *, uid: str, now: str) -> dict[str, Any]:
     """System fields of a new object; the caller has already checked and set the name."""
     obj = dict(obj)
@@ -75,6 +83,7 @@ def prepare_create(resource: Resource, obj: dict[str, Any], *, uid: str, now: st
         meta["generation"] = 1
     else:
         meta.pop("generation", None)
+    _drop_empty_lists(meta)
     obj["metadata"] = meta
     if resource.has_status():
         initial = _INITIAL_STATUS.get((resource.group, resource.kind))
@@ -145,6 +154,7 @@ def prepare_update(
         else:
             meta.pop(field, None)
     meta.pop("resourceVersion", None)
+    _drop_empty_lists(meta)
     if resource.has_status() and subresource == "":
         if "status" in old:
             out["status"] = old["status"]

@@ -20,12 +20,14 @@ from ..client.config import load_kubeconfig
 from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_owner_uid
 from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
+from .cronjob import CronJobController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .job import POD_FAILURE_BACKOFF, JobController
 from .namespace import NamespaceController
 from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
@@ -36,6 +38,7 @@ from .resourcequota import INFORMED, ResourceQuotaController
 from .serviceaccount import ServiceAccountController
 from .statefulset import StatefulSetController
 from .tainteviction import TaintEvictionController
+from .ttlafterfinished import TTLAfterFinishedController
 
 log = logging.getLogger("nanokube.controllers")
 
@@ -61,6 +64,7 @@ class ManagerConfig:
     allocate_node_cidrs: bool = True
     cluster_cidr: str = "10.42.0.0/16"
     node_cidr_mask_size: int = 24
+    job_pod_failure_backoff: float = POD_FAILURE_BACKOFF
 
 
 def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +107,7 @@ class Informers:
 Factory = Callable[[Client, Informers, "ManagerConfig"], Controller]
 
 _FACTORIES: dict[str, Factory] = {
+    "cronjob": lambda c, inf, cfg: CronJobController(c, inf.get("batch", "cronjobs"), inf.get("batch", "jobs")),
     "daemonset": lambda c, inf, cfg: DaemonSetController(
         c, inf.get("apps", "daemonsets"), inf.get("", "pods"), inf.get("", "nodes"),
         inf.get("apps", "controllerrevisions")),
@@ -120,6 +125,8 @@ _FACTORIES: dict[str, Factory] = {
     "garbagecollector": lambda c, inf, cfg: GarbageCollector(c),
     "horizontalpodautoscaling": lambda c, inf, cfg: PodAutoscalerController(
         c, inf.get("autoscaling", "horizontalpodautoscalers"), cfg.hpa_sync_period),
+    "job": lambda c, inf, cfg: JobController(
+        c, inf.get("batch", "jobs"), inf.get("", "pods"), backoff_base=cfg.job_pod_failure_backoff),
     "namespace": lambda c, inf, cfg: NamespaceController(c, inf.get("", "namespaces")),
     "nodeipam": lambda c, inf, cfg: NodeIpamController(
         c, inf.get("", "nodes"), cfg.cluster_cidr, cfg.node_cidr_mask_size),
@@ -138,6 +145,7 @@ _FACTORIES: dict[str, Factory] = {
         inf.get("apps", "controllerrevisions")),
     "taint-eviction-controller": lambda c, inf, cfg: TaintEvictionController(
         c, inf.get("", "nodes"), inf.get("", "pods")),
+    "ttl-after-finished": lambda c, inf, cfg: TTLAfterFinishedController(c, inf.get("batch", "jobs")),
 }
 # upstream's controller names, as `--controllers` takes them
 ALL_CONTROLLERS: tuple[str, ...] = tuple(sorted(_FACTORIES))

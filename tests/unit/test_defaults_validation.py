@@ -100,3 +100,121 @@ def test_strict_decoding_checks():
     obj["metadata"]["labels"] = {"any": "label"}
     assert sorted(validation.unknown_fields(S, node, obj)) == ["spec.bogus", "spec.template.spec.containers[0].imagee"]
     assert validation.duplicate_fields(b'{"spec":{"replicas":1,"replicas":2}}') == ["replicas"]
+
+
+# -- batch/v1 ---------------------------------------------------------------------------------
+
+POD_TEMPLATE = {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "Never"}}
+
+
+def batch_errors(plural: str, obj: dict, old: dict | None = None) -> list[str]:
+    res = r(plural, "batch")
+    return [e.message() for e in validation.validate(res, defaults.apply_defaults(res, obj), old)]
+
+
+def a_job(**spec) -> dict:
+    return {"metadata": {"name": "j", "namespace": "ns", "uid": "u1"}, "spec": {"template": POD_TEMPLATE, **spec}}
+
+
+def a_cronjob(**spec) -> dict:
+    return {"metadata": {"name": "cj", "namespace": "ns", "uid": "u2"},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": POD_TEMPLATE}}, **spec}}
+
+
+def test_job_selector_generation_keeps_user_labels_and_adds_the_uid():
+    job = a_job(template={"metadata": {"labels": {"app": "x"}}, **POD_TEMPLATE})
+    out = defaults.apply_defaults(r("jobs", "batch"), job)
+    labels = out["spec"]["template"]["metadata"]["labels"]
+    assert labels == {"app": "x", "job-name": "j", "batch.kubernetes.io/job-name": "j",
+                      "controller-uid": "u1", "batch.kubernetes.io/controller-uid": "u1"}
+    assert out["metadata"]["labels"] == labels
+    # a selector of the user's own is refused unless manualSelector says so
+    assert batch_errors("jobs", a_job(selector={"matchLabels": {"app": "x"}},
+                                      template={"metadata": {"labels": {"app": "x"}}, **POD_TEMPLATE})) == \
+        ["spec.selector: Invalid value: {'matchLabels': {'app': 'x', 'batch.kubernetes.io/controller-uid': 'u1'}}: "
+         "`selector` not auto-generated"]
+    assert batch_errors("jobs", a_job(manualSelector=True, selector={"matchLabels": {"app": "x"}},
+                                      template={"metadata": {"labels": {"app": "x"}}, **POD_TEMPLATE})) == []
+
+
+def test_job_defaults_for_per_index_limits_and_pod_conditions():
+    out = defaults.apply_defaults(r("jobs", "batch"), a_job(
+        completionMode="Indexed", completions=3, backoffLimitPerIndex=1,
+        podFailurePolicy={"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}))
+    spec = out["spec"]
+    assert spec["backoffLimit"] == 2**31 - 1 and spec["podReplacementPolicy"] == "Failed"
+    assert spec["podFailurePolicy"]["rules"][0]["onPodConditions"] == [{"type": "DisruptionTarget", "status": "True"}]
+
+
+def test_job_validation():
+    no_policy = {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    assert batch_errors("jobs", a_job(template=no_policy)) == \
+        ['spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"']
+    on_failure = {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "OnFailure"}}
+    errs = batch_errors("jobs", a_job(template=on_failure, podFailurePolicy={"rules": [
+        {"action": "FailJob", "onExitCodes": {"containerName": "nope", "operator": "In", "values": [0, 3, 2]}},
+        {"action": "Explode", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        {"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [1]},
+         "onPodConditions": [{"type": "DisruptionTarget"}]}]}))
+    assert errs == [
+        'spec.podFailurePolicy.rules[0].onExitCodes.containerName: Invalid value: "nope": '
+        "must be one of the container or initContainer names in the pod template",
+        "spec.podFailurePolicy.rules[0].onExitCodes.values[0]: Invalid value: 0: must not be 0 for the In operator",
+        "spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: [0, 3, 2]: must be ordered",
+        'spec.podFailurePolicy.rules[1].action: Unsupported value: "Explode": supported values: '
+        '"Count", "FailIndex", "FailJob", "Ignore"',
+        'spec.podFailurePolicy.rules[2].action: Invalid value: "FailIndex": requires the backoffLimitPerIndex to be set',
+        "spec.podFailurePolicy.rules[2]: Invalid value: specifying both OnExitCodes and OnPodConditions is not supported",
+        'spec.template.spec.restartPolicy: Invalid value: "OnFailure": only "Never" is supported when podFailurePolicy is specified',
+    ]
+    assert batch_errors("jobs", a_job(backoffLimitPerIndex=1, maxFailedIndexes=1)) == [
+        "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode",
+        "spec.maxFailedIndexes: Invalid value: 1: requires indexed completion mode"]
+    assert batch_errors("jobs", a_job(completionMode="Indexed", completions=2, parallelism=2,
+                                      successPolicy={"rules": [{"succeededIndexes": "0-5", "succeededCount": 3}]})) == [
+        'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "0-5": error parsing succeededIndexes: too large index: 5',
+        "spec.successPolicy.rules[0].succeededCount: Invalid value: 3: must be less than or equal to 2 (the number of specified completions)",
+        "spec.successPolicy.rules[0].succeededCount: Invalid value: 3: must be less than or equal to 0 "
+        "(the number of indexes in the specified succeededIndexes field)"]
+    long_name = a_job(completionMode="Indexed", completions=100)
+    long_name["metadata"]["name"] = "x" * 62
+    assert any("will not able to create pod with invalid DNS label" in e for e in batch_errors("jobs", long_name))
+
+
+def test_job_updates():
+    res = r("jobs", "batch")
+    old = defaults.apply_defaults(res, a_job(completionMode="Indexed", completions=2, parallelism=2))
+    grown = dict(old, spec=dict(old["spec"], completions=4, parallelism=4))
+    assert validation.validate(res, grown, old) == []  # elastic indexed jobs
+    uneven = dict(old, spec=dict(old["spec"], completions=4))
+    assert [e.message() for e in validation.validate(res, uneven, old)] == [
+        "spec.completions: Invalid value: 4: can only be modified in tandem with spec.parallelism"]
+    suspended = dict(old, spec=dict(old["spec"], suspend=True))
+    assert validation.validate(res, suspended, old) == []
+
+
+def test_cronjob_schedule_and_time_zone_validation():
+    assert batch_errors("cronjobs", a_cronjob()) == []
+    assert batch_errors("cronjobs", a_cronjob(schedule="@every 1h", timeZone="Europe/Berlin")) == []
+    assert batch_errors("cronjobs", a_cronjob(schedule="*/5 * * *", timeZone="Mars/Olympus")) == [
+        'spec.schedule: Invalid value: "*/5 * * *": expected exactly 5 fields, found 4: [*/5 * * *]',
+        'spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus']
+    assert batch_errors("cronjobs", a_cronjob(schedule="CRON_TZ=UTC 0 * * * *")) == [
+        'spec.schedule: Invalid value: "CRON_TZ=UTC 0 * * * *": cannot use TZ or CRON_TZ in schedule, use timeZone field instead']
+    assert batch_errors("cronjobs", a_cronjob(timeZone="Local")) == [
+        'spec.timeZone: Invalid value: "Local": timeZone must be an explicit time zone as defined in '
+        "https://www.iana.org/time-zones"]
+    assert batch_errors("cronjobs", a_cronjob(timeZone="../etc/passwd")) == [
+        'spec.timeZone: Invalid value: "../etc/passwd": unknown time zone ../etc/passwd']
+    assert batch_errors("cronjobs", a_cronjob(schedule="61 * * * *")) == [
+        'spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59): 61']
+    cj = a_cronjob()
+    cj["spec"]["jobTemplate"]["spec"]["selector"] = {"matchLabels": {"a": "b"}}
+    cj["metadata"]["name"] = "c" * 53
+    assert batch_errors("cronjobs", cj) == [
+        "spec.jobTemplate.spec.selector: Invalid value: {'matchLabels': {'a': 'b'}}: `selector` will be auto-generated",
+        'metadata.name: Invalid value: "' + "c" * 53 + '": must be no more than 52 characters']
+    # an old object that already has TZ in its schedule may keep it
+    res = r("cronjobs", "batch")
+    old = defaults.apply_defaults(res, a_cronjob(schedule="TZ=UTC 0 * * * *"))
+    assert validation.validate(res, dict(old, spec=dict(old["spec"], suspend=True)), old) == []

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..errors import FieldError
 from ..registry import Resource
 from ..schema import Node, Schema, node_types
-from . import core, meta, workloads
+from . import batch, core, meta, workloads
 
 Obj = dict[str, Any]
 Validator = Callable[[Obj, "Obj | None"], list[FieldError]]
@@ -131,8 +131,8 @@ _VALIDATORS: dict[tuple[str, str], Validator] = {
     ("apps", "ReplicaSet"): workloads.replicaset,
     ("apps", "StatefulSet"): workloads.statefulset,
     ("apps", "DaemonSet"): workloads.daemonset,
-    ("batch", "Job"): workloads.job,
-    ("batch", "CronJob"): workloads.cronjob,
+    ("batch", "Job"): batch.job,
+    ("batch", "CronJob"): batch.cronjob,
     ("rbac.authorization.k8s.io", "Role"): _rules,
     ("rbac.authorization.k8s.io", "ClusterRole"): _rules,
     ("rbac.authorization.k8s.io", "RoleBinding"): _binding,

@@ -1,4 +1,5 @@
-"""apps/v1 and batch/v1 kinds: selectors that match their templates, replicas, strategies."""
+"""apps/v1 kinds: selectors that match their templates, replicas, strategies (batch/v1 kinds,
+which share these helpers, are in batch.py)."""
 
 from __future__ import annotations
 
@@ -156,64 +157,4 @@ def daemonset(obj: Obj, old: Obj | None) -> list[FieldError]:
         errs.append(FieldError("not_supported", "spec.updateStrategy.type", 'supported values: "OnDelete", "RollingUpdate"', us.get("type")))
     if old is not None:
         _immutable(spec.get("selector"), (old.get("spec") or {}).get("selector"), "spec.selector", errs)
-    return errs
-
-
-def job_spec(spec: Obj, path: str, old: Obj | None = None) -> list[FieldError]:
-    errs: list[FieldError] = []
-    for f in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
-        _non_negative(spec, f, errs, path)
-    if spec.get("activeDeadlineSeconds") == 0:
-        errs.append(FieldError("invalid", f"{path}.activeDeadlineSeconds", "must be greater than 0", 0))
-    errs += core.pod_template(spec.get("template"), f"{path}.template")
-    rp = (((spec.get("template") or {}).get("spec")) or {}).get("restartPolicy")
-    if rp not in (None, "OnFailure", "Never"):
-        errs.append(FieldError("not_supported", f"{path}.template.spec.restartPolicy", 'supported values: "OnFailure", "Never"', rp))
-    mode = spec.get("completionMode", "NonIndexed")
-    if mode not in ("NonIndexed", "Indexed"):
-        errs.append(FieldError("not_supported", f"{path}.completionMode", 'supported values: "NonIndexed", "Indexed"', mode))
-    if mode == "Indexed" and spec.get("completions") is None:
-        errs.append(FieldError("required", f"{path}.completions", "when completion mode is Indexed"))
-    return errs
-
-
-def job(obj: Obj, old: Obj | None) -> list[FieldError]:
-    spec = obj.get("spec") or {}
-    errs = job_spec(spec, "spec")
-    if spec.get("selector") is not None:
-        _selector(spec, "job", errs)
-    if old is not None:
-        ospec = old.get("spec") or {}
-        _immutable(spec.get("selector"), ospec.get("selector"), "spec.selector", errs)
-        if not ospec.get("suspend"):
-            _immutable(spec.get("template"), ospec.get("template"), "spec.template", errs)
-        _immutable(spec.get("completionMode"), ospec.get("completionMode"), "spec.completionMode", errs)
-    return errs
-
-
-_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-
-
-def cronjob(obj: Obj, old: Obj | None) -> list[FieldError]:
-    errs: list[FieldError] = []
-    spec = obj.get("spec") or {}
-    sched = spec.get("schedule")
-    if not sched:
-        errs.append(FieldError("required", "spec.schedule"))
-    else:
-        body = re.sub(r"^(CRON_)?TZ=\S+\s+", "", sched.strip())
-        if body.startswith("TZ=") or "TZ=" in sched:
-            errs.append(FieldError("invalid", "spec.schedule", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead", sched))
-        elif body not in _CRON_MACROS and not body.startswith("@every ") and len(body.split()) != 5:
-            errs.append(FieldError("invalid", "spec.schedule", f"expected exactly 5 fields, found {len(body.split())}: {body}", sched))
-    policy = spec.get("concurrencyPolicy", "Allow")
-    if policy not in ("Allow", "Forbid", "Replace"):
-        errs.append(FieldError("not_supported", "spec.concurrencyPolicy", 'supported values: "Allow", "Forbid", "Replace"', policy))
-    for f in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
-        _non_negative(spec, f, errs)
-    jt = spec.get("jobTemplate")
-    if not isinstance(jt, dict):
-        errs.append(FieldError("required", "spec.jobTemplate"))
-    else:
-        errs += job_spec(jt.get("spec") or {}, "spec.jobTemplate.spec")
     return errs
