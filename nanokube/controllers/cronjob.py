@@ -27,7 +27,7 @@ from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
-from . import cron
+from ..api import cron
 from . import cronjobutil as cju
 from .podutil import controller_of
 

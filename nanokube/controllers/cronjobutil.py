@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from . import cron
+from ..api import cron
 from .podutil import controller_ref
 
 Obj = dict[str, Any]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nanokube.controllers import cron
+from nanokube.api import cron
 
 UTC = dt.UTC
 NY = ZoneInfo("America/New_York")

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from nanokube.controllers import cron
+from nanokube.api import cron
 from nanokube.controllers import cronjobutil as cju
 from nanokube.controllers import ttlafterfinished as ttl
 

@@ -7,7 +7,7 @@ import itertools
 import re
 from typing import Any
 
-from ...controllers import cron
+from .. import cron
 from ..errors import OMIT_VALUE, FieldError
 from ..selectors import label_key_error, label_selector_from_dict
 from . import core
