@@ -87,7 +87,7 @@ class _PodNetwork:
 class SimNodes:
     def __init__(self, client: Client, count: int, *, prefix: str = "sim-node-", first_index: int = 0,
                  shape: NodeShape | None = None, config: SimConfig | None = None, lease_renew: float = 10.0,
-                 status_report: float = 300.0, workers: int = 16,
+                 status_report: float = 300.0, workers: int = 0,
                  clock: Callable[[], float] = time.monotonic, utc: Callable[[], datetime.datetime] = _utc) -> None:
         self.client = client
         self.names = [f"{prefix}{first_index + i}" for i in range(count)]
@@ -96,7 +96,9 @@ class SimNodes:
         self.config = config or SimConfig()
         self.lease_renew = lease_renew
         self.status_report = status_report
-        self.workers = workers
+        # every real node has its own kubelet working on its pods: scale the shared workers
+        # with the node count so status writes do not queue behind one another
+        self.workers = workers or min(256, 16 + count // 16)
         self.clock = clock
         self.utc = utc
         self.records: dict[str, PodRecord] = {}
@@ -286,7 +288,7 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--crash-loop-backoff-seconds", type=float, default=10.0, help="first restart back-off")
     p.add_argument("--node-lease-renew-interval", type=float, default=10.0)
     p.add_argument("--node-status-report-frequency", type=float, default=300.0)
-    p.add_argument("--workers", type=int, default=16)
+    p.add_argument("--workers", type=int, default=0, help="pod workers (default 16 plus one per 16 nodes, at most 256)")
 
 
 def main(args: Any) -> int:
