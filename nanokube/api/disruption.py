@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from .selectors import label_selector_from_dict
+from . import timestamps
 
 Obj = dict[str, Any]
 # how long an eviction counts against the budget before the deletion must have been seen
@@ -33,10 +34,6 @@ def pod_ready(pod: Obj) -> bool:
                for c in (pod.get("status") or {}).get("conditions") or [])
 
 
-def parse_time(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def live_disruptions(pdb: Obj, pods: dict[str, Obj], now: datetime.datetime) -> dict[str, str]:
     """status.disruptedPods without evictions already seen through (the pod is gone or being
     deleted) or timed out."""
@@ -45,7 +42,7 @@ def live_disruptions(pdb: Obj, pods: dict[str, Obj], now: datetime.datetime) -> 
         pod = pods.get(name)
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             continue
-        if parse_time(at) + DELETION_TIMEOUT < now:
+        if timestamps.parse_time(at) + DELETION_TIMEOUT < now:
             continue
         out[name] = at
     return out

@@ -4,13 +4,13 @@ pruning, defaulting and validating values against it, with upstream's messages."
 from __future__ import annotations
 
 import copy
-import datetime
 import re
 from typing import Any
 
 import orjson
 
 from .errors import FieldError
+from . import timestamps
 
 Obj = dict[str, Any]
 _TYPES = ("array", "boolean", "integer", "number", "object", "string")
@@ -218,7 +218,7 @@ def validate_value(s: Any, v: Any, path: str) -> list[FieldError]:
         fmt = s.get("format")
         if fmt == "date-time":
             try:
-                datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+                timestamps.parse_time(v)
             except ValueError:
                 errs.append(FieldError("invalid", path, f"{name} in body must be of type date-time: {_json(v)}", v))
     if isinstance(v, list):

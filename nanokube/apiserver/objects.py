@@ -30,6 +30,7 @@ from ..storage.interface import (
     Store,
 )
 from .watchcache import CachedObject, WatchCache, decode_kv
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.apiserver")
 
@@ -43,7 +44,7 @@ _last_second: list[Any] = [None, ""]
 def now_rfc3339(clock: Callable[[], datetime.datetime] | None = None) -> str:
     """The current time as API timestamps show it (whole seconds, UTC), formatted once a second."""
     if clock is not None:
-        return clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return timestamps.format_time(clock())
     second = int(time.time())
     if _last_second[0] != second:
         _last_second[0] = second
@@ -392,12 +393,12 @@ class Objects:
             mm["finalizers"] = finalizers
         if not mm.get("deletionTimestamp"):
             when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
-            mm["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            mm["deletionTimestamp"] = timestamps.format_time(when)
             mm["deletionGracePeriodSeconds"] = grace
         elif grace < int(mm.get("deletionGracePeriodSeconds") or 0):
             # a shorter grace period may replace a longer one
             when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
-            mm["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            mm["deletionTimestamp"] = timestamps.format_time(when)
             mm["deletionGracePeriodSeconds"] = grace
             if grace == 0 and not finalizers:
                 return None

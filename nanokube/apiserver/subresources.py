@@ -11,6 +11,7 @@ from ..api import errors
 from ..api.registry import Resource
 from . import eviction, negotiation, paths
 from .objects import WriteOptions
+from ..api import timestamps
 
 if TYPE_CHECKING:
     from .handlers import ResourceHandler
@@ -164,7 +165,7 @@ async def bind(
         status = cur.setdefault("status", {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                           "lastTransitionTime": h.ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ")})
+                           "lastTransitionTime": timestamps.format_time(h.ctx.clock())})
         status["conditions"] = conditions
         ann = bmeta.get("annotations") or {}
         if ann:

@@ -18,6 +18,7 @@ from typing import Any
 from ..api import errors
 from ..api.registry import Registry
 from .rest import Client
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.client.leaderelection")
 
@@ -41,7 +42,7 @@ def _now_micro(clock: Callable[[], datetime.datetime]) -> str:
 def _parse(ts: str | None) -> datetime.datetime | None:
     if not ts:
         return None
-    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return timestamps.parse_time(ts)
 
 
 class LeaderElector:

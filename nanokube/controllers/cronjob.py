@@ -30,6 +30,7 @@ from ..client.workqueue import WorkQueue, run_worker
 from ..api import cron
 from . import cronjobutil as cju
 from .podutil import controller_of
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.cronjob")
 
@@ -177,7 +178,7 @@ class CronJobController:
             elif finished == "Complete":
                 completed = (job.get("status") or {}).get("completionTime")
                 last = (cj.get("status") or {}).get("lastSuccessfulTime")
-                if completed and (not last or cju.parse_time(completed) > cju.parse_time(last)):
+                if completed and (not last or timestamps.parse_time(completed) > timestamps.parse_time(last)):
                     cj.setdefault("status", {})["lastSuccessfulTime"] = completed
                     changed = True
         for ref in list((cj.get("status") or {}).get("active") or []):
@@ -229,7 +230,7 @@ class CronJobController:
         ns = cj["metadata"]["namespace"]
         last = (cj.get("status") or {}).get("lastScheduleTime")
         if cju.in_active_by_name(cj, cju.job_name(cj, scheduled), ns) or \
-                (last and cju.parse_time(last) == scheduled):
+                (last and timestamps.parse_time(last) == scheduled):
             return cj, cju.requeue_after(cj, now, schedule), changed
         active = (cj.get("status") or {}).get("active") or []
         policy = spec.get("concurrencyPolicy", "Allow")
@@ -271,7 +272,7 @@ class CronJobController:
             raise _SyncFailed(cj, changed, e) from e
         status = cj.setdefault("status", {})
         status["active"] = [*(status.get("active") or []), cju.object_reference(job)]
-        status["lastScheduleTime"] = cju.format_time(scheduled)
+        status["lastScheduleTime"] = timestamps.format_time(scheduled)
         return cj, cju.requeue_after(cj, now, schedule), True
 
     async def _cleanup(self, cj: Obj, jobs: list[Obj]) -> bool:

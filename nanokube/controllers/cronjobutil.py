@@ -20,6 +20,7 @@ from typing import Any
 
 from ..api import cron
 from .podutil import controller_ref
+from ..api import timestamps
 
 Obj = dict[str, Any]
 
@@ -32,14 +33,6 @@ class Missed(Enum):
     NONE = "none"
     FEW = "few"
     MANY = "many"
-
-
-def parse_time(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def format_time(t: datetime.datetime) -> str:
-    return t.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def schedule_text(cj: Obj) -> str:
@@ -70,9 +63,9 @@ def most_recent_schedule_time(cj: Obj, now: datetime.datetime, schedule: cron.Cr
     """Upstream's mostRecentScheduleTime. Raises cron.CronError for a schedule that parses
     but never fires twice a second apart (e.g. 31 February)."""
     meta, spec, status = cj.get("metadata") or {}, cj.get("spec") or {}, cj.get("status") or {}
-    earliest = parse_time(meta["creationTimestamp"])
+    earliest = timestamps.parse_time(meta["creationTimestamp"])
     if status.get("lastScheduleTime"):
-        earliest = parse_time(status["lastScheduleTime"])
+        earliest = timestamps.parse_time(status["lastScheduleTime"])
     deadline = spec.get("startingDeadlineSeconds")
     if include_deadline and deadline is not None:
         scheduling_deadline = now - datetime.timedelta(seconds=int(deadline))
@@ -150,7 +143,7 @@ def _rfc3339_in(t: datetime.datetime, zone: datetime.tzinfo) -> str:
     local = t.astimezone(zone)
     off = local.utcoffset()
     if not off:
-        return local.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return timestamps.format_time(local)
     return local.isoformat(timespec="seconds")
 
 

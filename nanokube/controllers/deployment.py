@@ -33,6 +33,7 @@ from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
 from . import deploymentutil as du
 from .podutil import controller_of, controller_ref
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.deployment")
 
@@ -442,4 +443,4 @@ class DeploymentController:
             return d
 
     def _stamp(self) -> str:
-        return self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return timestamps.format_time(self.now())

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import orjson
+from ..api import timestamps
 
 Obj = dict[str, Any]
 
@@ -371,10 +372,6 @@ def is_progressing(deployment: Obj, status: Obj) -> bool:
         int(status.get("availableReplicas") or 0) > int(old.get("availableReplicas") or 0)
 
 
-def parse_time(ts: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
 def timed_out(deployment: Obj, status: Obj, now: datetime.datetime) -> bool:
     if not has_progress_deadline(deployment):
         return False
@@ -383,7 +380,7 @@ def timed_out(deployment: Obj, status: Obj, now: datetime.datetime) -> bool:
         return False
     if cond.get("reason") == "ProgressDeadlineExceeded":
         return True
-    since = parse_time(cond.get("lastUpdateTime") or cond.get("lastTransitionTime") or "")
+    since = timestamps.parse_time(cond.get("lastUpdateTime") or cond.get("lastTransitionTime") or "")
     deadline = int((deployment.get("spec") or {}).get("progressDeadlineSeconds") or 600)
     return since + datetime.timedelta(seconds=deadline) < now
 
@@ -391,7 +388,7 @@ def timed_out(deployment: Obj, status: Obj, now: datetime.datetime) -> bool:
 def rollout_status(deployment: Obj, all_sets: list[Obj], new: Obj | None, now: datetime.datetime) -> Obj:
     """The status after a rollout step, with the Progressing and ReplicaFailure conditions
     (upstream's syncRolloutStatus)."""
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = timestamps.format_time(now)
     status = calculate_status(deployment, all_sets, new, stamp)
     if not has_progress_deadline(deployment):
         remove_condition(status, PROGRESSING)
@@ -442,7 +439,7 @@ def requeue_after(deployment: Obj, status: Obj, now: datetime.datetime) -> float
         return None
     if is_complete(deployment, status):
         return None
-    since = parse_time(cond.get("lastUpdateTime") or cond.get("lastTransitionTime") or "")
+    since = timestamps.parse_time(cond.get("lastUpdateTime") or cond.get("lastTransitionTime") or "")
     deadline = int((deployment.get("spec") or {}).get("progressDeadlineSeconds") or 600)
     remaining = (since + datetime.timedelta(seconds=deadline) - now).total_seconds()
     return max(remaining, 0.0) + 1.0

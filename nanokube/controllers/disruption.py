@@ -24,6 +24,7 @@ from ..client.informer import Informer, object_key
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
 from .podutil import controller_of
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.disruption")
 
@@ -115,7 +116,7 @@ class DisruptionController:
         disrupted = budget.live_disruptions(pdb, by_name, now)
         expected, problem = await self._expected(pdb, pods)
         current = sum(1 for p in pods if budget.healthy(p, disrupted))
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = timestamps.format_time(now)
         if problem is not None:
             self.events.event(pdb, "Warning", "CalculateExpectedPodCountFailed",
                               f"Failed to calculate the number of expected pods: {problem}")
@@ -143,6 +144,6 @@ class DisruptionController:
             except errors.NotFound:
                 return None
         if disrupted:  # look again when the oldest remembered eviction times out
-            first = min(budget.parse_time(t) for t in disrupted.values())
+            first = min(timestamps.parse_time(t) for t in disrupted.values())
             return max(1.0, (first + budget.DELETION_TIMEOUT - now).total_seconds())
         return None

@@ -10,7 +10,6 @@ addresses (then it says it was truncated); EndpointSlices carry the rest.
 
 from __future__ import annotations
 
-import datetime
 import logging
 from typing import Any
 
@@ -30,6 +29,7 @@ from .endpointsutil import (
     selects,
     service_selector,
 )
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.endpoints")
 
@@ -104,10 +104,6 @@ def endpoints_labels(svc: Obj) -> dict[str, str]:
     return labels
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class EndpointsController(ServicePodsController):
     name = "endpoints"
 
@@ -142,7 +138,7 @@ class EndpointsController(ServicePodsController):
                 (current["metadata"].get("labels") or {}) == labels and \
                 (current["metadata"].get("annotations") or {}) == annotations:
             return None
-        annotations[TRIGGER_TIME_ANNOTATION] = _now()
+        annotations[TRIGGER_TIME_ANNOTATION] = timestamps.now()
         body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
                      "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations},
                      "subsets": subsets}

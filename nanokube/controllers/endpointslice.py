@@ -10,7 +10,6 @@ empty placeholder slice.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from typing import Any
@@ -33,6 +32,7 @@ from .endpointsutil import (
     service_selector,
 )
 from .podutil import controller_ref
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.endpointslice")
 
@@ -210,7 +210,7 @@ class EndpointSliceController(ServicePodsController):
             if s not in to_delete and (s["metadata"].get("labels") or {}) != labels and \
                     not any(u["metadata"]["name"] == s["metadata"]["name"] for u in to_update):
                 to_update.append(s)
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = timestamps.now()
         kind = address_type(svc)
         written = self._written.setdefault(key, {})
         for ports, endpoints in to_create:

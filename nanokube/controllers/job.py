@@ -36,6 +36,7 @@ from . import jobutil as ju
 from .expectations import Expectations
 from .jobtracking import SyncState, Tracker
 from .podutil import controller_of, controller_ref, pod_is_ready
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.job")
 
@@ -251,7 +252,7 @@ class JobController:
         ctx.succeeded = int(status.get("succeeded") or 0) + len(new_succeeded) + len(ctx.uncounted_succeeded)
         ctx.failed = int(status.get("failed") or 0) + ju.counted_failures(job, new_failed) + len(ctx.uncounted_failed)
         if not status.get("startTime") and not ju.suspended(job):
-            status["startTime"] = ju.format_time(now)
+            status["startTime"] = timestamps.format_time(now)
         ctx.backoff = ju.next_backoff(ctx.backoff, new_succeeded, new_failed)
         self._decide_failure(key, ctx, now)
         if ju.is_indexed(job):
@@ -340,7 +341,7 @@ class JobController:
             if changed:
                 self.events.event(job, "Normal", "Resumed", "Job resumed")
                 # activeDeadlineSeconds counts from the resumption, as for a Job created suspended
-                job["status"]["startTime"] = ju.format_time(now)
+                job["status"]["startTime"] = timestamps.format_time(now)
         if not conditions:
             del job["status"]["conditions"]
         return changed

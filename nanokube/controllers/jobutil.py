@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .podutil import deletion_rank, pod_is_active, pod_is_ready
+from ..api import timestamps
 
 Obj = dict[str, Any]
 
@@ -39,14 +40,6 @@ MSG_DEADLINE = "Job was active longer than specified deadline"
 MSG_COMPLETIONS = "Reached expected number of succeeded pods"
 MSG_MAX_FAILED_INDEXES = "Job has exceeded the specified maximal number of failed indexes"
 MSG_FAILED_INDEXES = "Job has failed indexes"
-
-
-def parse_time(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def format_time(t: datetime.datetime) -> str:
-    return t.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- jobs and pods ----------------------------------------------------------------------------
@@ -95,7 +88,7 @@ def is_finished(job: Obj) -> bool:
 
 
 def new_condition(ctype: str, status: str, reason: str, message: str, now: datetime.datetime) -> Obj:
-    stamp = format_time(now)
+    stamp = timestamps.format_time(now)
     return {"type": ctype, "status": status, "lastProbeTime": stamp, "lastTransitionTime": stamp,
             "reason": reason, "message": message}
 
@@ -269,7 +262,7 @@ def active_deadline_left(job: Obj, now: datetime.datetime) -> float | None:
     start = (job.get("status") or {}).get("startTime")
     if deadline is None or not start or suspended(job):
         return None
-    return float(deadline) - (now - parse_time(start)).total_seconds()
+    return float(deadline) - (now - timestamps.parse_time(start)).total_seconds()
 
 
 # -- back-off after pod failures --------------------------------------------------------------
@@ -294,17 +287,17 @@ def finish_time(pod: Obj) -> datetime.datetime:
         if not finished:
             latest = None
             break
-        t = parse_time(finished)
+        t = timestamps.parse_time(finished)
         latest = t if latest is None or t > latest else latest
     if latest is not None:
         return latest
     for c in status.get("conditions") or []:
         if c.get("type") == "Ready" and c.get("status") == "False" and c.get("lastTransitionTime"):
-            return parse_time(c["lastTransitionTime"])
+            return timestamps.parse_time(c["lastTransitionTime"])
     if meta.get("deletionTimestamp"):
-        return parse_time(meta["deletionTimestamp"]) - datetime.timedelta(
+        return timestamps.parse_time(meta["deletionTimestamp"]) - datetime.timedelta(
             seconds=int(meta.get("deletionGracePeriodSeconds") or 0))
-    return parse_time(meta.get("creationTimestamp") or "1970-01-01T00:00:00Z")
+    return timestamps.parse_time(meta.get("creationTimestamp") or "1970-01-01T00:00:00Z")
 
 
 def next_backoff(old: BackoffRecord, succeeded: list[Obj], failed: list[Obj]) -> BackoffRecord:
@@ -350,7 +343,7 @@ def want_active(job: Obj, succeeded: int, active: int) -> int:
 
 def _removal_order(pod: Obj) -> tuple[int, int, int, int, float]:
     created = (pod.get("metadata") or {}).get("creationTimestamp")
-    return (*deletion_rank(pod), -(parse_time(created).timestamp() if created else 0.0))
+    return (*deletion_rank(pod), -(timestamps.parse_time(created).timestamp() if created else 0.0))
 
 
 def active_pods_for_removal(job: Obj, active: list[Obj], at_least: int) -> list[Obj]:

@@ -9,7 +9,6 @@ the `kubernetes` finalizer through namespaces/finalize, after which the server d
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from typing import Any
 
@@ -19,16 +18,13 @@ from ..client.discovery import server_resources
 from ..client.informer import Informer
 from ..client.rest import Client, path_for
 from ..client.workqueue import WorkQueue, run_worker
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.namespace")
 
 NAMESPACES = Registry().get("", "v1", "namespaces")
 FINALIZER = "kubernetes"
 RECHECK_SECONDS = 1.0
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class NamespaceController:
@@ -100,7 +96,7 @@ class NamespaceController:
 
     async def _report(self, ns: dict[str, Any], remaining: dict[str, int], finalizers: dict[str, int]) -> None:
         assert NAMESPACES is not None
-        now = _now()
+        now = timestamps.now()
         conds = [
             {"type": "NamespaceContentRemaining", "status": "True", "reason": "SomeResourcesRemain",
              "message": "Some resources are remaining: " + ", ".join(

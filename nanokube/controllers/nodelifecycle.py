@@ -26,6 +26,7 @@ from ..api.registry import Registry
 from ..client.events import EventRecorder
 from ..client.informer import Informer
 from ..client.rest import Client
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.nodelifecycle")
 
@@ -66,10 +67,6 @@ class NodeLifecycleSettings:
     unhealthy_zone_threshold: float = 0.55
 
 
-def _stamp(t: datetime.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def ready_status(node: Obj) -> str:
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":
@@ -92,11 +89,11 @@ def conditions_unknown(node: Obj, now: datetime.datetime) -> list[Obj] | None:
         if cur is None:
             conds.append({"type": kind, "status": "Unknown", "reason": "NodeStatusNeverUpdated",
                           "message": "Kubelet never posted node status.",
-                          "lastHeartbeatTime": _stamp(now), "lastTransitionTime": _stamp(now)})
+                          "lastHeartbeatTime": timestamps.format_time(now), "lastTransitionTime": timestamps.format_time(now)})
             changed = True
         elif cur.get("status") != "Unknown":
             cur.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
-                       lastTransitionTime=_stamp(now))
+                       lastTransitionTime=timestamps.format_time(now))
             changed = True
     return conds if changed else None
 
@@ -128,7 +125,7 @@ def desired_taints(node: Obj, no_execute: str | None, now: datetime.datetime) ->
         keep.append(old or {"key": key, "effect": "NoSchedule"})
     if no_execute:
         old = next((t for t in current if t.get("key") == no_execute and t.get("effect") == "NoExecute"), None)
-        keep.append(old or {"key": no_execute, "effect": "NoExecute", "timeAdded": _stamp(now)})
+        keep.append(old or {"key": no_execute, "effect": "NoExecute", "timeAdded": timestamps.format_time(now)})
     return keep
 
 
@@ -271,7 +268,7 @@ class NodeLifecycleController:
         ready = next((c for c in conds if c.get("type") == "Ready"), None)
         if ready is None or ready.get("status") == "False" or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             return
-        ready.update(status="False", lastTransitionTime=_stamp(self.wall_clock()))
+        ready.update(status="False", lastTransitionTime=timestamps.format_time(self.wall_clock()))
         body = dict(pod, status=dict(pod.get("status") or {}, conditions=conds))
         try:
             await self.client.update(PODS, body, subresource="status", field_manager="node-controller")

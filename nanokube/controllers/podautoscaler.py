@@ -13,7 +13,6 @@ or the autoscaler's own `behavior`.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import math
 import time
@@ -27,6 +26,7 @@ from ..api.registry import Registry, Resource
 from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
 from ..client.rest import Client, path_for
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.podautoscaler")
 
@@ -211,7 +211,7 @@ class PodAutoscalerController:
                 warning = ("FailedRescale", f"New size: {desired}; reason: {reason}; error: {e}")
             else:
                 self.events.event(hpa, "Normal", "SuccessfulRescale", f"New size: {desired}; reason: {reason}")
-                status["lastScaleTime"] = _stamp()
+                status["lastScaleTime"] = timestamps.now()
                 conditions["AbleToScale"] = ("True", "SucceededRescale",
                                              f"the HPA controller was able to update the target scale to {desired}")
         status["desiredReplicas"] = desired
@@ -324,7 +324,7 @@ class PodAutoscalerController:
                 continue
             st, reason, message = conditions[kind]
             prev = old.get(kind)
-            since = prev["lastTransitionTime"] if prev and prev.get("status") == st else _stamp()
+            since = prev["lastTransitionTime"] if prev and prev.get("status") == st else timestamps.now()
             out.append({"type": kind, "status": st, "reason": reason, "message": message, "lastTransitionTime": since})
         status = dict(status, conditions=out, observedGeneration=hpa["metadata"].get("generation", 1))
         status.setdefault("desiredReplicas", status.get("currentReplicas", 0))
@@ -338,5 +338,3 @@ class PodAutoscalerController:
             pass  # the next period writes it
 
 
-def _stamp() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

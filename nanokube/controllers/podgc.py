@@ -13,7 +13,6 @@ Pods it fails on a node's absence first get phase Failed and the DisruptionTarge
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from ..api.registry import Registry
 from ..client.informer import Informer
 from ..client.rest import Client
 from .nodelifecycle import ready_status
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.podgc")
 
@@ -121,7 +121,7 @@ class PodGCController:
     async def _fail_and_delete(self, pod: Obj, message: str) -> None:
         status = dict(pod.get("status") or {})
         if not finished(pod):
-            stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = timestamps.now()
             conds = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
             conds.append({"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC",
                           "message": message, "lastTransitionTime": stamp})

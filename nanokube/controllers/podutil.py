@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from ..api import timestamps
 
 Obj = dict[str, Any]
 
@@ -34,7 +35,7 @@ def pod_is_available(pod: Obj, min_ready_seconds: int, now: datetime.datetime) -
         return True
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready" and c.get("lastTransitionTime"):
-            since = datetime.datetime.fromisoformat(c["lastTransitionTime"].replace("Z", "+00:00"))
+            since = timestamps.parse_time(c["lastTransitionTime"])
             return (now - since).total_seconds() >= min_ready_seconds
     return False
 

@@ -24,6 +24,7 @@ from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
 from .expectations import Expectations
 from .podutil import controller_of, controller_ref, deletion_rank, pod_is_active, pod_is_available, pod_is_ready
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.replicaset")
 
@@ -237,7 +238,7 @@ class ReplicaSetController:
         if error:
             status["conditions"] = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
                                      "message": error,
-                                     "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}]
+                                     "lastTransitionTime": timestamps.format_time(now)}]
         for k in ("readyReplicas", "availableReplicas", "fullyLabeledReplicas"):
             if not status[k]:
                 del status[k]

@@ -22,6 +22,7 @@ from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.tainteviction")
 
@@ -32,7 +33,7 @@ Obj = dict[str, Any]
 def _parse(ts: str | None, default: datetime.datetime) -> datetime.datetime:
     if not ts:
         return default
-    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return timestamps.parse_time(ts)
 
 
 def eviction_time(pod: Obj, node: Obj, now: datetime.datetime) -> datetime.datetime | None:
@@ -103,7 +104,7 @@ class TaintEvictionController:
 
     async def _evict(self, pod: Obj) -> None:
         meta = pod["metadata"]
-        stamp = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = timestamps.format_time(self.clock())
         conds = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "DisruptionTarget"]
         conds.append({"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
                       "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": stamp})

@@ -21,6 +21,7 @@ from ..api.registry import Registry
 from ..client.informer import Informer, object_key
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.ttlafterfinished")
 
@@ -41,7 +42,7 @@ def needs_cleanup(job: Obj) -> bool:
 def finish_time(job: Obj) -> datetime.datetime | None:
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") in ("Complete", "Failed") and c.get("status") == "True" and c.get("lastTransitionTime"):
-            return datetime.datetime.fromisoformat(str(c["lastTransitionTime"]).replace("Z", "+00:00"))
+            return timestamps.parse_time(str(c["lastTransitionTime"]))
     return None
 
 

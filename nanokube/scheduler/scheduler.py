@@ -12,7 +12,6 @@ Only pods whose schedulerName is `default-scheduler` are ours.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import random
 import socket
@@ -31,6 +30,7 @@ from .cache import Cache
 from .cyclestate import CycleState
 from .framework import Budget, fit_error, filter_nodes, preempt, select_node
 from .queue import SchedulingQueue
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.scheduler")
 
@@ -49,10 +49,6 @@ def _slim(pod: Obj) -> Obj:
     if "managedFields" in meta:
         pod = dict(pod, metadata={k: v for k, v in meta.items() if k != "managedFields"})
     return pod
-
-
-def _stamp() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Scheduler:
@@ -197,7 +193,7 @@ class Scheduler:
             return
         patch = {"status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                                             "message": message, "lastProbeTime": None,
-                                            "lastTransitionTime": _stamp()}]}}
+                                            "lastTransitionTime": timestamps.now()}]}}
         try:
             await self.client.patch(PODS, pod["metadata"]["name"], patch, pod["metadata"]["namespace"],
                                     subresource="status", content_type=STRATEGIC)
@@ -216,7 +212,7 @@ class Scheduler:
             vmeta = v.obj["metadata"]
             reason = f"{SCHEDULER_NAME}: preempting to accommodate a higher priority pod"
             cond = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
-                    "message": reason, "lastProbeTime": None, "lastTransitionTime": _stamp()}
+                    "message": reason, "lastProbeTime": None, "lastTransitionTime": timestamps.now()}
             try:
                 await self.client.patch(PODS, vmeta["name"], {"status": {"conditions": [cond]}}, vmeta["namespace"],
                                         subresource="status", content_type=STRATEGIC)

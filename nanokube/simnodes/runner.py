@@ -25,6 +25,7 @@ from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_worker
 from .lifecycle import EXIT_CODE, RUN_SECONDS, PodRecord, SimConfig, step
 from .nodes import SIMULATED_LABEL, NodeShape, fallback_pod_cidr, lease_object, node_ip, node_object
+from ..api import timestamps
 
 log = logging.getLogger("nanokube.simnodes")
 
@@ -113,7 +114,7 @@ class SimNodes:
         self._tasks: set[asyncio.Future[Any]] = set()
 
     def _wall(self) -> str:
-        return self.utc().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return timestamps.format_time(self.utc())
 
     # -- nodes and leases ----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import pytest
 from nanokube.api import cron
 from nanokube.controllers import cronjobutil as cju
 from nanokube.controllers import ttlafterfinished as ttl
+from nanokube.api import timestamps
 
 UTC = dt.UTC
 CREATED = dt.datetime(2024, 5, 1, 10, 0, 30, tzinfo=UTC)
@@ -22,7 +23,7 @@ def at(minutes: float) -> dt.datetime:
 
 def cronjob(schedule: str = "*/5 * * * *", last: dt.datetime | None = None, **spec) -> dict:
     cj = {"apiVersion": "batch/v1", "kind": "CronJob",
-          "metadata": {"name": "cj", "namespace": "ns", "uid": "cj-uid", "creationTimestamp": cju.format_time(CREATED)},
+          "metadata": {"name": "cj", "namespace": "ns", "uid": "cj-uid", "creationTimestamp": timestamps.format_time(CREATED)},
           "spec": {"schedule": schedule, "concurrencyPolicy": "Allow", "successfulJobsHistoryLimit": 3,
                    "failedJobsHistoryLimit": 1, "jobTemplate": {
                        "metadata": {"labels": {"app": "x"}, "annotations": {"note": "n"}},
@@ -30,7 +31,7 @@ def cronjob(schedule: str = "*/5 * * * *", last: dt.datetime | None = None, **sp
                    **spec},
           "status": {}}
     if last is not None:
-        cj["status"]["lastScheduleTime"] = cju.format_time(last)
+        cj["status"]["lastScheduleTime"] = timestamps.format_time(last)
     return cj
 
 
@@ -107,7 +108,7 @@ def test_job_from_template():
 def finished_job(name: str, kind: str, start_minute: int | None) -> dict:
     status: dict = {"conditions": [{"type": kind, "status": "True"}]}
     if start_minute is not None:
-        status["startTime"] = cju.format_time(at(start_minute))
+        status["startTime"] = timestamps.format_time(at(start_minute))
     return {"metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}"}, "status": status}
 
 

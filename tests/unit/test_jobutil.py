@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 
 from nanokube.controllers import indexedjob as ix
 from nanokube.controllers import jobutil as ju
+from nanokube.api import timestamps
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def stamp(seconds: float) -> str:
-    return ju.format_time(T0 + dt.timedelta(seconds=seconds))
+    return timestamps.format_time(T0 + dt.timedelta(seconds=seconds))
 
 
 def job(**spec) -> dict:
