@@ -299,7 +299,7 @@ class VolumeBinding:
     async def pre_bind(self, pod: Obj, node_name: str) -> None:
         """Bind or provision the pod's unbound claims for `node_name` and wait until they are
         Bound; raises PreBindError (after a FailedScheduling event) if that cannot be done."""
-        if not pvutil.pod_claims(pod):
+        if not (pod.get("spec") or {}).get("volumes") or not pvutil.pod_claims(pod):
             return
         node = self._node(node_name)
         classes = self.class_view()
