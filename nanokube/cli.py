@@ -49,6 +49,8 @@ def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--default-unreachable-toleration-seconds", type=int, default=300,
                    help="tolerationSeconds of the unreachable:NoExecute toleration every pod gets")
     p.add_argument("--sim-nodes", type=int, default=0, help="also run this many simulated nodes (server only)")
+    p.add_argument("--default-local-storage-path", default=None,
+                   help="where the local-path provisioner puts volumes on a node (server only; default <data-dir>/storage)")
     p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod CIDRs of the nodes come from here (server only)")
     p.add_argument("--kube-controller-manager-arg", action="append", default=[], metavar="FLAG=VALUE",
                    help="extra controller-manager flag, e.g. node-monitor-grace-period=10s (server only)")
@@ -92,6 +94,10 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--job-pod-failure-backoff", type=duration, default=10.0,
                    help="first delay before a Job replaces a failed pod, doubling per failure "
                         "(upstream's fixed 10s; shorten for tests)")
+    p.add_argument("--default-local-storage-path", default="/var/lib/nanokube/storage",
+                   help="where the local-path provisioner puts volumes on a node")
+    p.add_argument("--pvclaimbinder-sync-period", type=duration, default=15.0,
+                   help="how often the PV controller looks at every claim and volume again")
     _leader_election_args(p)
 
 
@@ -154,7 +160,8 @@ def _serve(args: argparse.Namespace) -> int:
             children.append(subprocess.Popen([sys.executable, "-m", "nanokube", command, "--kubeconfig", kubeconfig,
                                               *flags], preexec_fn=_die_with_parent))
 
-        start("controller-manager", "--cluster-cidr", args.cluster_cidr,
+        storage = args.default_local_storage_path or os.path.join(config.data_dir, "storage")
+        start("controller-manager", "--cluster-cidr", args.cluster_cidr, "--default-local-storage-path", storage,
               *_component_args(args.kube_controller_manager_arg))
         start("scheduler", *_component_args(args.kube_scheduler_arg))
         if args.sim_nodes:
@@ -247,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
             pod_gc=PodGCSettings(terminated_pod_gc_threshold=args.terminated_pod_gc_threshold),
             allocate_node_cidrs=args.allocate_node_cidrs == "true", cluster_cidr=args.cluster_cidr,
-            node_cidr_mask_size=args.node_cidr_mask_size, job_pod_failure_backoff=args.job_pod_failure_backoff))
+            node_cidr_mask_size=args.node_cidr_mask_size, job_pod_failure_backoff=args.job_pod_failure_backoff,
+            default_local_storage_path=args.default_local_storage_path,
+            pvclaimbinder_sync_period=args.pvclaimbinder_sync_period))
         return 0
     if args.command == "scheduler":
         from .scheduler import scheduler

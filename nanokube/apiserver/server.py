@@ -33,6 +33,7 @@ from .crds import CRDs
 from .limits import LimitsAdmission
 from .metrics import Metrics
 from .objects import Objects, WriteOptions
+from .storageadmission import StorageAdmission
 from .watchcache import WatchCache
 
 log = logging.getLogger("nanokube.apiserver")
@@ -99,6 +100,7 @@ class APIServer:
         Admission(objects, allocator, c.default_not_ready_toleration_seconds,
                   c.default_unreachable_toleration_seconds).install()
         LimitsAdmission(objects).install()
+        StorageAdmission(objects).install()
         crds = CRDs(objects, registry)
         crds.start()
         ctx.extra["crds"] = crds
@@ -179,7 +181,8 @@ async def _bootstrap(objects: Objects, registry: Registry, allocator: ServiceAll
     ns = registry.get("", "v1", "namespaces")
     pcs = registry.get("scheduling.k8s.io", "v1", "priorityclasses")
     svcs = registry.get("", "v1", "services")
-    assert ns and pcs and svcs
+    classes = registry.get("storage.k8s.io", "v1", "storageclasses")
+    assert ns and pcs and svcs and classes
     opts = WriteOptions(manager="kube-apiserver")
 
     async def ensure(r: Any, namespace: str | None, obj: dict[str, Any]) -> None:
@@ -204,6 +207,12 @@ async def _bootstrap(objects: Objects, registry: Registry, allocator: ServiceAll
         "spec": {"clusterIP": allocator.first_ip, "ports": [
             {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
             "sessionAffinity": "None", "type": "ClusterIP"},
+    })
+    # k3s's default class: volumes are directories on the node the first pod lands on
+    await ensure(classes, None, {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "local-path", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer",
     })
 
 

@@ -26,11 +26,13 @@ from .deployment import DeploymentController
 from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
+from .ephemeralvolume import EphemeralVolumeController
 from .garbagecollector import GarbageCollector
 from .job import POD_FAILURE_BACKOFF, JobController
 from .namespace import NamespaceController
 from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
+from .persistentvolume import PersistentVolumeController
 from .podautoscaler import PodAutoscalerController
 from .podgc import PodGCController, PodGCSettings
 from .replicaset import REPLICATIONCONTROLLERS, ReplicaSetController
@@ -39,6 +41,7 @@ from .serviceaccount import ServiceAccountController
 from .statefulset import StatefulSetController
 from .tainteviction import TaintEvictionController
 from .ttlafterfinished import TTLAfterFinishedController
+from .volumeprotection import PVCProtectionController, PVProtectionController
 
 log = logging.getLogger("nanokube.controllers")
 
@@ -65,6 +68,8 @@ class ManagerConfig:
     cluster_cidr: str = "10.42.0.0/16"
     node_cidr_mask_size: int = 24
     job_pod_failure_backoff: float = POD_FAILURE_BACKOFF
+    default_local_storage_path: str = "/var/lib/nanokube/storage"
+    pvclaimbinder_sync_period: float = 15.0
 
 
 def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +127,8 @@ _FACTORIES: dict[str, Factory] = {
     "endpointslice": lambda c, inf, cfg: EndpointSliceController(
         c, inf.get("", "services"), inf.get("", "pods"), inf.get("discovery.k8s.io", "endpointslices"),
         inf.get("", "nodes")),
+    "ephemeral-volume": lambda c, inf, cfg: EphemeralVolumeController(
+        c, inf.get("", "pods"), inf.get("", "persistentvolumeclaims")),
     "garbagecollector": lambda c, inf, cfg: GarbageCollector(c),
     "horizontalpodautoscaling": lambda c, inf, cfg: PodAutoscalerController(
         c, inf.get("autoscaling", "horizontalpodautoscalers"), cfg.hpa_sync_period),
@@ -132,7 +139,14 @@ _FACTORIES: dict[str, Factory] = {
         c, inf.get("", "nodes"), cfg.cluster_cidr, cfg.node_cidr_mask_size),
     "nodelifecycle": lambda c, inf, cfg: NodeLifecycleController(
         c, inf.get("", "nodes"), inf.get("coordination.k8s.io", "leases"), inf.get("", "pods"), cfg.node_lifecycle),
+    "persistentvolume-binder": lambda c, inf, cfg: PersistentVolumeController(
+        c, inf.get("", "persistentvolumeclaims"), inf.get("", "persistentvolumes"),
+        inf.get("storage.k8s.io", "storageclasses"), inf.get("", "pods"), inf.get("", "nodes"),
+        storage_dir=cfg.default_local_storage_path, identity=cfg.identity, sync_period=cfg.pvclaimbinder_sync_period),
     "podgc": lambda c, inf, cfg: PodGCController(c, inf.get("", "pods"), inf.get("", "nodes"), cfg.pod_gc),
+    "pv-protection": lambda c, inf, cfg: PVProtectionController(c, inf.get("", "persistentvolumes")),
+    "pvc-protection": lambda c, inf, cfg: PVCProtectionController(
+        c, inf.get("", "persistentvolumeclaims"), inf.get("", "pods")),
     "replicaset": lambda c, inf, cfg: ReplicaSetController(c, inf.get("apps", "replicasets"), inf.get("", "pods")),
     "replicationcontroller": lambda c, inf, cfg: ReplicaSetController(
         c, inf.get("", "replicationcontrollers"), inf.get("", "pods"), resource=REPLICATIONCONTROLLERS),

@@ -10,12 +10,15 @@ binding fails it is forgotten again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..api import quantity
 from ..api.resources import NONZERO_DEFAULTS, pod_resources
+
+if TYPE_CHECKING:
+    from .volumebinding import VolumeBinding
 
 Obj = dict[str, Any]
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
@@ -103,6 +106,7 @@ class Cache:
         self.generation = 0  # bumped on every node set change
         self.label_generation = 0  # bumped when a node comes, goes or changes its labels
         self._columns: dict[str, tuple[int, list[str | None]]] = {}
+        self.volumes: VolumeBinding | None = None  # claims, volumes and classes (the VolumeBinding plugin)
 
     # -- nodes ---------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from .cache import Cache, PodEntry, host_ports
 from .cyclestate import CycleState, Idx
 from .cyclestate import labels as _labels
 from .cyclestate import node as _node
+from .volumebinding import volume_binding, volume_binding_prefilter
 
 Obj = dict[str, Any]
 
@@ -31,6 +32,7 @@ class Rejection:
     nodes: Idx  # node indexes rejected
     reason: str
     resolvable: bool  # could evicting pods help (preemption)?
+    pod_level: bool = False  # a PreFilter verdict: the pod fits no node, whichever
 
 
 # -- filters -------------------------------------------------------------------------------------
@@ -239,11 +241,14 @@ def inter_pod_affinity(state: CycleState, cache: Cache, idx: Idx) -> list[Reject
 
 
 FILTERS = (
+    # PreFilter first: a missing or unbound claim rules out every node, whatever else fits
+    ("VolumeBinding", volume_binding_prefilter),
     ("NodeUnschedulable", node_unschedulable),
     ("TaintToleration", taint_toleration),
     ("NodeAffinity", node_affinity),
     ("NodePorts", node_ports),
     ("NodeResourcesFit", node_resources_fit),
+    ("VolumeBinding", volume_binding),
     ("PodTopologySpread", pod_topology_spread),
     ("InterPodAffinity", inter_pod_affinity),
 )

@@ -28,6 +28,7 @@ Obj = dict[str, Any]
 class Diagnosis:
     total: int
     reasons: dict[int, list[tuple[str, bool]]] = field(default_factory=dict)  # node → (reason, resolvable)
+    prefilter: str = ""  # why the pod fits no node at all, when a PreFilter said so
 
 
 def nodes_to_score(total: int, percentage: int = 0) -> int:
@@ -47,6 +48,8 @@ def filter_nodes(state: CycleState, cache: Cache) -> tuple[Idx, Diagnosis]:
             break
         rejected: set[int] = set()
         for r in f(state, cache, idx):
+            if r.pod_level:
+                diag.prefilter = r.reason
             for i in r.nodes.tolist():
                 diag.reasons.setdefault(i, []).append((r.reason, r.resolvable))
                 rejected.add(i)
@@ -74,7 +77,9 @@ def fit_error(diag: Diagnosis, preemption: str = "") -> str:
         for reason, _ in reasons:
             counts[reason] = counts.get(reason, 0) + 1
     msg = f"0/{diag.total} nodes are available:"
-    if counts:
+    if diag.prefilter:  # the same for every node: said once, as upstream
+        msg += f" {diag.prefilter}."
+    elif counts:
         msg += " " + ", ".join(sorted(f"{n} {r}" for r, n in counts.items())) + "."
     if preemption:
         msg += f" {preemption}"

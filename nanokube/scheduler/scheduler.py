@@ -31,6 +31,7 @@ from .cyclestate import CycleState
 from .framework import Budget, fit_error, filter_nodes, preempt, select_node
 from .queue import SchedulingQueue
 from ..api import timestamps
+from .volumebinding import DEFAULT_BIND_TIMEOUT, PreBindError, VolumeBinding
 
 log = logging.getLogger("nanokube.scheduler")
 
@@ -38,6 +39,9 @@ _REG = Registry()
 PODS = _REG.require("", "v1", "pods")
 NODES = _REG.require("", "v1", "nodes")
 PDBS = _REG.require("policy", "v1", "poddisruptionbudgets")
+CLAIMS = _REG.require("", "v1", "persistentvolumeclaims")
+VOLUMES = _REG.require("", "v1", "persistentvolumes")
+CLASSES = _REG.require("storage.k8s.io", "v1", "storageclasses")
 Obj = dict[str, Any]
 SCHEDULER_NAME = "default-scheduler"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -52,7 +56,8 @@ def _slim(pod: Obj) -> Obj:
 
 
 class Scheduler:
-    def __init__(self, client: Client, *, bind_concurrency: int = 64, seed: int | None = None) -> None:
+    def __init__(self, client: Client, *, bind_concurrency: int = 64, seed: int | None = None,
+                 bind_timeout: float = DEFAULT_BIND_TIMEOUT) -> None:
         self.client = client
         self.cache = Cache()
         self.queue = SchedulingQueue()
@@ -60,6 +65,12 @@ class Scheduler:
         self.pods = Informer(client, PODS, transform=_slim)
         self.nodes = Informer(client, NODES)
         self.budgets = Informer(client, PDBS)
+        self.claims = Informer(client, CLAIMS)
+        self.volumes = Informer(client, VOLUMES)
+        self.classes = Informer(client, CLASSES)
+        self.cache.volumes = VolumeBinding(client, self.cache, self.claims, self.volumes, self.classes, pods=self.pods,
+                                           events=self.events, bind_timeout=bind_timeout,
+                                           on_change=self.queue.cluster_changed)
         self.pods.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
         self.nodes.add_handlers(self._node_changed, lambda old, new: self._node_changed(new), self._node_deleted)
         self.rng = random.Random(seed)
@@ -120,9 +131,10 @@ class Scheduler:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        for informer in (self.nodes, self.pods, self.budgets):
+        informers = (self.nodes, self.pods, self.budgets, self.claims, self.volumes, self.classes)
+        for informer in informers:
             informer.start()
-        await asyncio.gather(self.nodes.wait_synced(120), self.pods.wait_synced(120), self.budgets.wait_synced(120))
+        await asyncio.gather(*(informer.wait_synced(120) for informer in informers))
         log.info("scheduler running nodes=%d pending=%d", self.cache.node_count(), len(self.queue))
         flusher = asyncio.create_task(self.queue.run_flusher())
         try:
@@ -142,7 +154,7 @@ class Scheduler:
             flusher.cancel()
             for t in list(self._tasks):
                 t.cancel()
-            await asyncio.gather(self.pods.stop(), self.nodes.stop(), self.budgets.stop())
+            await asyncio.gather(*(informer.stop() for informer in informers))
 
     async def schedule_one(self, key: str, pod: Obj) -> None:
         state = CycleState(pod, key)
@@ -168,18 +180,20 @@ class Scheduler:
         body = {"apiVersion": "v1", "kind": "Binding",
                 "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
-        async with self._bind_slots:
-            try:
+        try:
+            if self.cache.volumes is not None:  # PreBind: the pod's claims bound for this node first
+                await self.cache.volumes.pre_bind(pod, node)
+            async with self._bind_slots:
                 await self.client.create(PODS, body, meta["namespace"], subresource="binding", name=meta["name"])
-            except errors.ApiError as e:
-                log.info("binding failed pod=%s node=%s error=%s", key, node, e)
-                entry = self.cache.pods.get(key)
-                if entry is not None and entry.assumed:
-                    self.cache.remove_pod(key)
-                if not isinstance(e, errors.NotFound):
-                    self.queue.add(key, int((pod.get("spec") or {}).get("priority") or 0))
-                    self.queue.failed(key, unschedulable=False)
-                return
+        except (errors.ApiError, PreBindError) as e:
+            log.info("binding failed pod=%s node=%s error=%s", key, node, e)
+            entry = self.cache.pods.get(key)
+            if entry is not None and entry.assumed:
+                self.cache.remove_pod(key)
+            if not isinstance(e, errors.NotFound):
+                self.queue.add(key, int((pod.get("spec") or {}).get("priority") or 0))
+                self.queue.failed(key, unschedulable=False)
+            return
         self.scheduled += 1
         self.events.event(pod, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}")
 

@@ -93,6 +93,28 @@ def test_pod_spec_is_immutable_except_image():
     assert fields(validation.validate(p, new, old)) == ["spec"]
 
 
+def test_claim_spec_is_immutable_but_binding_and_a_first_class_may_be_set():
+    c = r("persistentvolumeclaims")
+    old = {"metadata": {"name": "c", "namespace": "ns"},
+           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    new = {"metadata": old["metadata"], "spec": dict(old["spec"], volumeName="pv1", storageClassName="local-path")}
+    assert validation.validate(c, new, old) == []
+    again = {"metadata": old["metadata"], "spec": dict(new["spec"], volumeName="pv2", storageClassName="other")}
+    assert fields(validation.validate(c, again, new)) == ["spec"]
+
+
+def test_persistent_volume_validation():
+    v = r("persistentvolumes")
+    ok = {"metadata": {"name": "pv"}, "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                                              "hostPath": {"path": "/srv/pv"}}}
+    assert validation.validate(v, ok) == []
+    bad = {"metadata": {"name": "pv"}, "spec": {"accessModes": ["Sometimes"], "persistentVolumeReclaimPolicy": "Keep"}}
+    assert fields(validation.validate(v, bad)) == ["spec.capacity", "spec.accessModes", "spec",
+                                                    "spec.persistentVolumeReclaimPolicy"]
+    moved = {"metadata": ok["metadata"], "spec": dict(ok["spec"], hostPath={"path": "/elsewhere"})}
+    assert fields(validation.validate(v, moved, ok)) == ["spec.persistentvolumesource"]
+
+
 def test_strict_decoding_checks():
     node = S.for_kind("apps", "v1", "Deployment")
     obj = deployment(bogus=1)

@@ -126,6 +126,7 @@ _VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Secret"): core.secret,
     ("", "Namespace"): core.namespace,
     ("", "PersistentVolumeClaim"): core.pvc,
+    ("", "PersistentVolume"): core.pv,
     ("", "ReplicationController"): workloads.replication_controller,
     ("apps", "Deployment"): workloads.deployment,
     ("apps", "ReplicaSet"): workloads.replicaset,

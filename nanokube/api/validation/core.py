@@ -352,9 +352,58 @@ def pvc(obj: Obj, old: Obj | None) -> list[FieldError]:
     if old is not None:
         a = {k: v for k, v in spec.items() if k not in ("resources", "volumeAttributesClassName")}
         b = {k: v for k, v in (old.get("spec") or {}).items() if k not in ("resources", "volumeAttributesClassName")}
-        if (old.get("spec") or {}).get("volumeName") is None:
+        ospec = old.get("spec") or {}
+        if not ospec.get("volumeName"):  # binding sets it once
             a.pop("volumeName", None)
             b.pop("volumeName", None)
+        if ospec.get("storageClassName") is None:  # the retroactive default class sets it once
+            a.pop("storageClassName", None)
+            b.pop("storageClassName", None)
         if a != b:
             errs.append(FieldError("forbidden", "spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
+    return errs
+
+
+_PV_SOURCES = ("gcePersistentDisk", "awsElasticBlockStore", "hostPath", "glusterfs", "nfs", "rbd", "iscsi", "cinder",
+               "cephfs", "fc", "flocker", "flexVolume", "azureFile", "vsphereVolume", "quobyte", "azureDisk",
+               "photonPersistentDisk", "portworxVolume", "scaleIO", "local", "storageos", "csi")
+
+
+def pv(obj: Obj, old: Obj | None) -> list[FieldError]:
+    """A volume: a storage capacity, access modes, exactly one source, a known reclaim
+    policy; its source (and node affinity, once set) never change."""
+    errs: list[FieldError] = []
+    spec = obj.get("spec") or {}
+    cap = spec.get("capacity") or {}
+    if not cap:
+        errs.append(FieldError("required", "spec.capacity"))
+    elif set(cap) != {"storage"}:
+        errs.append(FieldError("not_supported", "spec.capacity", _supported(("storage",)), str(cap)))
+    elif not quantity.is_valid(cap["storage"]):
+        errs.append(FieldError("invalid", "spec.capacity[storage]", "must be a valid quantity", cap["storage"]))
+    modes = spec.get("accessModes") or []
+    if not modes:
+        errs.append(FieldError("required", "spec.accessModes", "at least 1 access mode is required"))
+    allowed = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+    for mode in modes:
+        if mode not in allowed:
+            errs.append(FieldError("not_supported", "spec.accessModes", _supported(allowed), mode))
+    sources = [k for k in _PV_SOURCES if spec.get(k) is not None]
+    if not sources:
+        errs.append(FieldError("required", "spec", "must specify a volume type"))
+    elif len(sources) > 1:
+        errs.append(FieldError("forbidden", f"spec.{sources[1]}", "may not specify more than 1 volume type"))
+    elif sources == ["hostPath"] and not (spec.get("hostPath") or {}).get("path"):
+        errs.append(FieldError("required", "spec.hostPath.path"))
+    policies = ("Delete", "Recycle", "Retain")
+    policy = spec.get("persistentVolumeReclaimPolicy")
+    if policy is not None and policy not in policies:
+        errs.append(FieldError("not_supported", "spec.persistentVolumeReclaimPolicy", _supported(policies), policy))
+    if old is not None:
+        ospec = old.get("spec") or {}
+        if {k: spec.get(k) for k in _PV_SOURCES} != {k: ospec.get(k) for k in _PV_SOURCES}:
+            errs.append(FieldError("forbidden", "spec.persistentvolumesource",
+                                   "spec.persistentvolumesource is immutable after creation"))
+        if ospec.get("nodeAffinity") is not None and spec.get("nodeAffinity") != ospec.get("nodeAffinity"):
+            errs.append(FieldError("forbidden", "spec.nodeAffinity", "field is immutable once set"))
     return errs
