@@ -41,6 +41,14 @@ def by_owner_uid(obj: Obj) -> list[str]:
     return [ref["uid"] for ref in (obj.get("metadata") or {}).get("ownerReferences") or [] if ref.get("uid")]
 
 
+def by_orphan_namespace(obj: Obj) -> list[str]:
+    """The namespace of an object no controller owns (a controller may adopt it)."""
+    meta = obj.get("metadata") or {}
+    if any(ref.get("controller") for ref in meta.get("ownerReferences") or []):
+        return []
+    return [meta.get("namespace") or ""]
+
+
 def by_node_name(obj: Obj) -> list[str]:
     node = (obj.get("spec") or {}).get("nodeName")
     return [node] if node else []
@@ -82,6 +90,14 @@ class Informer:
 
     def by_index(self, index: str, value: str) -> builtins.list[Obj]:
         return [self.store[k] for k in self._indices[index].get(value, ()) if k in self.store]
+
+    def claimable(self, namespace: str, owner_uid: str) -> builtins.list[Obj]:
+        """What a controller may own in its namespace: the objects that name it as an owner
+        and the orphans it could adopt (needs the `owner` and `orphan` indexes), without a
+        walk over every object of the namespace."""
+        keys = set(self._indices["owner"].get(owner_uid, ())) | set(self._indices["orphan"].get(namespace, ()))
+        return [self.store[k] for k in sorted(keys) if k in self.store
+                and (self.store[k].get("metadata") or {}).get("namespace", "") == namespace]
 
     # -- lifecycle -----------------------------------------------------------------------------
 

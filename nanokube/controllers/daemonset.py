@@ -173,8 +173,8 @@ class DaemonSetController:
             return None
         ns = ds["metadata"]["namespace"]
         nodes = self.nodes.list()
-        revisions = await self._claim(ds, REVISIONS, self.revisions.by_index("namespace", ns))
-        pods = await self._claim(ds, PODS, self.pods.by_index("namespace", ns))
+        revisions = await self._claim(ds, REVISIONS, self.revisions.claimable(ns, ds["metadata"]["uid"]))
+        pods = await self._claim(ds, PODS, self.pods.claimable(ns, ds["metadata"]["uid"]))
         if ds["metadata"].get("deletionTimestamp"):
             return None
         current, old = await self._history(ds, revisions)

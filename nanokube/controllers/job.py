@@ -356,7 +356,7 @@ class JobController:
         deleting = bool(meta.get("deletionTimestamp"))
         can_adopt: bool | None = None
         owned: list[Obj] = []
-        for pod in self.pods.by_index("namespace", meta["namespace"]):
+        for pod in self.pods.claimable(meta["namespace"], meta["uid"]):
             ref = controller_of(pod)
             matches = selector.matches(pod["metadata"].get("labels") or {})
             if ref is not None:

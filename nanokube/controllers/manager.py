@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..api.registry import Registry
 from ..client.config import load_kubeconfig
-from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_owner_uid
+from ..client.informer import IndexFunc, Informer, by_namespace, by_node_name, by_orphan_namespace, by_owner_uid
 from ..client.leaderelection import LeaderElectionConfig, run_elected
 from ..client.rest import Client
 from .cronjob import CronJobController
@@ -91,7 +91,8 @@ class Informers:
         key = (group, plural)
         if key not in self._informers:
             r = next(r for r in self.registry.all() if r.group == group and r.plural == plural)
-            indexers: dict[str, IndexFunc] = {"namespace": by_namespace, "owner": by_owner_uid}
+            indexers: dict[str, IndexFunc] = {"namespace": by_namespace, "owner": by_owner_uid,
+                                              "orphan": by_orphan_namespace}
             if plural == "pods":
                 indexers["node"] = by_node_name
             # pods are most of a cluster and controllers never write them back whole: their

@@ -118,7 +118,7 @@ class ReplicaSetController:
         ns = meta["namespace"]
         selector = self._selector(rs)
         owned: list[Obj] = []
-        for pod in self.pods.by_index("namespace", ns):
+        for pod in self.pods.claimable(ns, meta["uid"]):
             ref = controller_of(pod)
             labels = pod["metadata"].get("labels") or {}
             if ref is not None:

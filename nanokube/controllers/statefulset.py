@@ -149,9 +149,9 @@ class StatefulSetController:
         selector = (sts.get("spec") or {}).get("selector")
         if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
             return None  # validation forbids this; an empty selector would select every pod
-        revisions = await self._claim(sts, REVISIONS, self.revisions.by_index("namespace", sts["metadata"]["namespace"]),
+        revisions = await self._claim(sts, REVISIONS, self.revisions.claimable(sts["metadata"]["namespace"], sts["metadata"]["uid"]),
                                       lambda r: True)
-        pods = await self._claim(sts, PODS, self.pods.by_index("namespace", sts["metadata"]["namespace"]),
+        pods = await self._claim(sts, PODS, self.pods.claimable(sts["metadata"]["namespace"], sts["metadata"]["uid"]),
                                  lambda p: su.is_member(sts, p))
         current, update, collisions = await self._revisions(sts, revisions)
         current_set = history.apply_revision(sts, current)
