@@ -5,7 +5,8 @@ Level-triggered per ReplicaSet: claim pods (adopt orphans its selector matches, 
 owned pods it no longer matches), create or delete the difference, write the status.
 Expectations remember creations and deletions not yet seen through the pod informer, so a
 slow watch never makes it create a pod twice. Creations go out in slow-start batches
-(1, 2, 4, ...) so a failing template costs one error, not hundreds.
+(1, 2, 4, ...) so a failing template costs one error, not hundreds, and at most 500 per
+sync (upstream's burstReplicas), so a large set reports progress between bursts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _REG = Registry()
 PODS = _REG.require("", "v1", "pods")
 REPLICASETS = _REG.require("apps", "v1", "replicasets")
 REPLICATIONCONTROLLERS = _REG.require("", "v1", "replicationcontrollers")
+BURST_REPLICAS = 500  # upstream's burstReplicas: at most this many creations or deletions per sync
 Obj = dict[str, Any]
 
 
@@ -147,7 +149,7 @@ class ReplicaSetController:
 
     async def _manage(self, rs: Obj, key: str, active: list[Obj]) -> str | None:
         want = int((rs.get("spec") or {}).get("replicas", 1))
-        diff = len(active) - want
+        diff = max(-BURST_REPLICAS, min(BURST_REPLICAS, len(active) - want))
         if diff < 0:
             return await self._create(rs, key, -diff)
         if diff > 0:
