@@ -73,7 +73,9 @@ def build_app(ctx: Context, *, require_auth: bool = True) -> web.Application:
         start = time.perf_counter()
         code = 500
         is_watch = request.query.get("watch") in ("true", "1") or "/watch/" in request.path
-        counted = not is_watch
+        # node heartbeats are never refused for load, as upstream's flow control gives them a
+        # priority level of their own: a busy server must not make healthy nodes look lost
+        counted = not is_watch and not request.path.startswith(NODE_LEASES)
         try:
             if require_auth and request.path not in PUBLIC_PATHS:
                 ident = _identity(request)
@@ -187,6 +189,9 @@ def _aggregated(doc: dict[str, Any], version: str) -> web.Response:
 
 
 _PEERS: weakref.WeakKeyDictionary[Any, tuple[str, list[str]] | None] = weakref.WeakKeyDictionary()
+
+
+NODE_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/"
 
 
 def _identity(request: web.Request) -> tuple[str, list[str]] | None:

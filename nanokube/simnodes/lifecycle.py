@@ -112,9 +112,15 @@ def step(pod: Obj, rec: PodRecord, now: float, wall: str, cfg: SimConfig) -> Ste
         return _start(pod, rec, now, wall, cfg)
     if rec.started is not None:
         run = run_seconds(pod, cfg)
+        # the kubelet owns its pods' readiness: if someone else marked a running pod not
+        # ready (the node lifecycle controller, while the node looked lost), say it again
+        reconcile = Step(status=pod_status(pod, rec, "running", wall)) if _readiness_lost(pod, rec) else None
         if run is None:
-            return Step()
+            return reconcile or Step()
         if now < rec.started + run:
+            if reconcile is not None:
+                reconcile.again = rec.started + run - now
+                return reconcile
             return Step(again=rec.started + run - now)
         code = exit_code(pod)
         _exit(rec, code, now, wall)
@@ -135,6 +141,17 @@ def step(pod: Obj, rec: PodRecord, now: float, wall: str, cfg: SimConfig) -> Ste
             return Step(again=rec.backoff_until - now)
         return _start(pod, rec, now, wall, cfg)
     return Step()
+
+
+def _readiness_lost(pod: Obj, rec: PodRecord) -> bool:
+    """Ready is not True in a version of the pod newer than our own last write (an older
+    one is only our earlier ContainerCreating status arriving late)."""
+    try:
+        newer = int((pod.get("metadata") or {}).get("resourceVersion") or 0) > int(rec.extra.get("written_rv", 0))
+    except ValueError:
+        newer = True
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return newer and any(c.get("type") == "Ready" and c.get("status") != "True" for c in conditions)
 
 
 def _exit(rec: PodRecord, code: int, now: float, wall: str) -> None:

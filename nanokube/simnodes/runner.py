@@ -89,8 +89,14 @@ class SimNodes:
     def __init__(self, client: Client, count: int, *, prefix: str = "sim-node-", first_index: int = 0,
                  shape: NodeShape | None = None, config: SimConfig | None = None, lease_renew: float = 10.0,
                  status_report: float = 300.0, workers: int = 0,
-                 clock: Callable[[], float] = time.monotonic, utc: Callable[[], datetime.datetime] = _utc) -> None:
+                 clock: Callable[[], float] = time.monotonic, utc: Callable[[], datetime.datetime] = _utc,
+                 heartbeat_client: Client | None = None) -> None:
         self.client = client
+        # leases go over connections of their own, as each real kubelet has its own: a
+        # backlog of pod status writes must not make healthy nodes look lost
+        self.heartbeat_client = heartbeat_client or client
+        self._renewing: set[str] = set()
+        self._renew_slots = asyncio.Semaphore(64)
         self.names = [f"{prefix}{first_index + i}" for i in range(count)]
         self.index = {name: first_index + i for i, name in enumerate(self.names)}
         self.shape = shape or NodeShape()
@@ -139,29 +145,43 @@ class SimNodes:
 
     async def _renew(self, name: str, node: Obj | None = None) -> None:
         micro = self.utc().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        client = self.heartbeat_client
         try:
-            await self.client.patch(LEASES, name, {"spec": {"renewTime": micro, "holderIdentity": name}},
-                                    "kube-node-lease")
+            await client.patch(LEASES, name, {"spec": {"renewTime": micro, "holderIdentity": name}},
+                               "kube-node-lease")
         except errors.NotFound:
             if node is None:
                 node = {"metadata": {"name": name, "uid": self.node_uids.get(name, "")}}
             try:
-                await self.client.create(LEASES, lease_object(node, micro), "kube-node-lease")
+                await client.create(LEASES, lease_object(node, micro), "kube-node-lease")
             except errors.AlreadyExists:
                 pass
 
+    async def _renew_one(self, name: str) -> None:
+        try:
+            async with self._renew_slots:
+                await self._renew(name)
+        except Exception as e:  # the next interval tries again
+            log.warning("lease renewal failed node=%s error=%s", name, e)
+        finally:
+            self._renewing.discard(name)
+
     async def _heartbeats(self) -> None:
-        """Renew every lease once per interval, in one-second slices so the load is even."""
+        """Renew every lease once per interval, in one-second slices so the load is even. A
+        slice does not wait for the previous one: a slow answer delays that node only (and
+        a node whose renewal is still under way is not renewed twice)."""
         loop = asyncio.get_running_loop()
         slices = max(1, int(self.lease_renew))
         while True:
             start = loop.time()
             for k in range(slices):
-                batch = self.names[k::slices]
-                results = await asyncio.gather(*(self._bounded(self._renew(n)) for n in batch), return_exceptions=True)
-                for r in results:
-                    if isinstance(r, Exception):
-                        log.warning("lease renewal failed error=%s", r)
+                for name in self.names[k::slices]:
+                    if name in self._renewing:
+                        continue
+                    self._renewing.add(name)
+                    task = asyncio.ensure_future(self._renew_one(name))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 await asyncio.sleep(max(0.0, start + (k + 1) * self.lease_renew / slices - loop.time()))
 
     async def _status_reports(self) -> None:
@@ -238,8 +258,9 @@ class SimNodes:
         result = step(pod, rec, self.clock(), self._wall(), self.config)
         try:
             if result.status is not None:
-                await self.client.patch(PODS, meta["name"], {"status": result.status}, meta["namespace"],
-                                        subresource="status", content_type=MERGE)
+                written = await self.client.patch(PODS, meta["name"], {"status": result.status}, meta["namespace"],
+                                                  subresource="status", content_type=MERGE)
+                rec.extra["written_rv"] = (written.get("metadata") or {}).get("resourceVersion") or 0
                 if result.status.get("phase") in ("Succeeded", "Failed"):
                     self._release(pod, rec)
             if result.delete:
@@ -303,10 +324,13 @@ def main(args: Any) -> int:
                        stop_seconds=args.container_stop_seconds, backoff_base=args.crash_loop_backoff_seconds)
 
     async def go() -> None:
-        async with Client(load_kubeconfig(args.kubeconfig), user_agent="nanokube-sim-nodes") as client:
+        kube = load_kubeconfig(args.kubeconfig)
+        async with Client(kube, user_agent="nanokube-sim-nodes") as client, \
+                Client(kube, user_agent="nanokube-sim-nodes", connections=64) as heartbeats:
             await SimNodes(client, args.count, prefix=args.name_prefix, first_index=args.first_index, shape=shape,
                            config=config, lease_renew=args.node_lease_renew_interval,
-                           status_report=args.node_status_report_frequency, workers=args.workers).run()
+                           status_report=args.node_status_report_frequency, workers=args.workers,
+                           heartbeat_client=heartbeats).run()
 
     asyncio.run(go())
     return 0

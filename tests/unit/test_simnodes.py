@@ -37,6 +37,24 @@ def test_creating_then_running_forever():
     assert step(p, rec, 100.0, WALL, CFG).status is None
 
 
+def test_readiness_taken_away_by_others_is_reported_again():
+    p, rec = pod(), PodRecord("u1", seen=0.0)
+    apply(p, step(p, rec, 0.0, WALL, CFG))
+    apply(p, step(p, rec, 1.0, WALL, CFG))
+    rec.extra["written_rv"] = "7"
+    p["metadata"]["resourceVersion"] = "7"
+    assert step(p, rec, 2.0, WALL, CFG).status is None
+    # the node lifecycle controller marked the pod not ready while the node looked lost
+    ready = next(c for c in p["status"]["conditions"] if c["type"] == "Ready")
+    ready["status"] = "False"
+    p["metadata"]["resourceVersion"] = "9"
+    s = step(p, rec, 3.0, WALL, CFG)
+    assert s.status is not None and {c["type"]: c["status"] for c in s.status["conditions"]}["Ready"] == "True"
+    # an older version (our own earlier write arriving late) is not a reason to write again
+    p["metadata"]["resourceVersion"] = "5"
+    assert step(p, rec, 4.0, WALL, CFG).status is None
+
+
 def test_job_pods_succeed_after_the_simulated_run():
     p, rec = pod(), PodRecord("u1", seen=0.0)
     p["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "j", "uid": "x", "controller": True}]
