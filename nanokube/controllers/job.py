@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api import errors
-from ..api.registry import Registry
 from ..api.selectors import label_selector_from_dict
 from ..client.events import EventRecorder
 from ..client.informer import Informer, object_key
@@ -34,18 +33,13 @@ from ..client.workqueue import WorkQueue, run_worker
 from . import indexedjob as ix
 from . import jobutil as ju
 from .expectations import Expectations
-from .jobtracking import SyncState, Tracker
+from .jobtracking import JOBS, MANAGER, PODS, STRATEGIC, SyncState, Tracker
 from .podutil import controller_of, controller_ref, pod_is_ready
 from ..api import timestamps
 
 log = logging.getLogger("nanokube.controllers.job")
 
-_REG = Registry()
-PODS = _REG.require("", "v1", "pods")
-JOBS = _REG.require("batch", "v1", "jobs")
 Obj = dict[str, Any]
-MANAGER = "job-controller"
-STRATEGIC = "application/strategic-merge-patch+json"
 SYNC_BATCH_PERIOD = 1.0
 POD_FAILURE_BACKOFF = 10.0  # upstream's DefaultJobPodFailureBackOff
 MAX_POD_FAILURE_BACKOFF = 600.0  # upstream's MaxJobPodFailureBackOff

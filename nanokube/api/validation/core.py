@@ -334,16 +334,23 @@ def namespace(obj: Obj, old: Obj | None) -> list[FieldError]:
     return errs
 
 
+_ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+
+
+def _access_modes(spec: Obj) -> list[FieldError]:
+    """Claims and volumes alike: at least one access mode, each a known one."""
+    modes = spec.get("accessModes") or []
+    errs = [FieldError("not_supported", "spec.accessModes", _supported(_ACCESS_MODES), m)
+            for m in modes if m not in _ACCESS_MODES]
+    if not modes:
+        errs.insert(0, FieldError("required", "spec.accessModes", "at least 1 access mode is required"))
+    return errs
+
+
 def pvc(obj: Obj, old: Obj | None) -> list[FieldError]:
     errs: list[FieldError] = []
     spec = obj.get("spec") or {}
-    modes = spec.get("accessModes") or []
-    if not modes:
-        errs.append(FieldError("required", "spec.accessModes", "at least 1 access mode is required"))
-    allowed = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
-    for mode in modes:
-        if mode not in allowed:
-            errs.append(FieldError("not_supported", "spec.accessModes", _supported(allowed), mode))
+    errs += _access_modes(spec)
     storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
     if storage is None and not spec.get("volumeName"):
         errs.append(FieldError("required", "spec.resources[storage]"))
@@ -381,13 +388,7 @@ def pv(obj: Obj, old: Obj | None) -> list[FieldError]:
         errs.append(FieldError("not_supported", "spec.capacity", _supported(("storage",)), str(cap)))
     elif not quantity.is_valid(cap["storage"]):
         errs.append(FieldError("invalid", "spec.capacity[storage]", "must be a valid quantity", cap["storage"]))
-    modes = spec.get("accessModes") or []
-    if not modes:
-        errs.append(FieldError("required", "spec.accessModes", "at least 1 access mode is required"))
-    allowed = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
-    for mode in modes:
-        if mode not in allowed:
-            errs.append(FieldError("not_supported", "spec.accessModes", _supported(allowed), mode))
+    errs += _access_modes(spec)
     sources = [k for k in _PV_SOURCES if spec.get(k) is not None]
     if not sources:
         errs.append(FieldError("required", "spec", "must specify a volume type"))
