@@ -47,12 +47,27 @@ SCHEDULER_NAME = "default-scheduler"
 STRATEGIC = "application/strategic-merge-patch+json"
 
 
+_KEPT_META = ("name", "namespace", "uid", "resourceVersion", "generation", "labels", "ownerReferences",
+              "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+_KEPT_CONTAINER = ("name", "image", "resources", "ports", "restartPolicy")
+_KEPT_STATUS = ("phase", "conditions", "nominatedNodeName", "startTime")
+
+
 def _slim(pod: Obj) -> Obj:
-    """Drop managedFields: the cache holds every pod of the cluster."""
-    meta = pod.get("metadata") or {}
-    if "managedFields" in meta:
-        pod = dict(pod, metadata={k: v for k, v in meta.items() if k != "managedFields"})
-    return pod
+    """What scheduling reads of a pod: the cache holds every pod of the cluster, so
+    managedFields, annotations, container commands, probes and environment, and the
+    kubelet's container statuses are dropped."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    slim_spec = dict(spec)
+    for kind in ("containers", "initContainers"):
+        if kind in spec:
+            slim_spec[kind] = [{k: c[k] for k in _KEPT_CONTAINER if k in c} for c in spec[kind] or []]
+    slim_spec.pop("ephemeralContainers", None)
+    out = {k: v for k, v in pod.items() if k not in ("metadata", "spec", "status")}
+    out["metadata"] = {k: meta[k] for k in _KEPT_META if k in meta}
+    out["spec"] = slim_spec
+    out["status"] = {k: status[k] for k in _KEPT_STATUS if k in status}
+    return out
 
 
 class Scheduler:
